@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/parleyhq/parley/db/migrations"
+	"github.com/parleyhq/parley/server"
+)
+
+// authFlags are the token settings `serve` and `token` share.
+type authFlags struct {
+	jwksURL, secret, issuer, audience string
+	dev                               bool
+}
+
+func (a *authFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.jwksURL, "jwks-url", "", "URL of the identity provider's JWKS; tokens signed RS256, ES256 or EdDSA")
+	fs.StringVar(&a.secret, "jwt-secret", "", "shared secret for HS256 tokens (development and tests)")
+	fs.StringVar(&a.issuer, "jwt-issuer", "", "required token issuer (iss), when set")
+	fs.StringVar(&a.audience, "jwt-audience", "", "required token audience (aud), when set")
+	fs.BoolVar(&a.dev, "dev", false, "development mode: without --jwks-url or --jwt-secret, use the local secret that 'parley token' signs with")
+}
+
+func (a *authFlags) config() (server.AuthConfig, error) {
+	cfg := server.AuthConfig{JWKSURL: a.jwksURL, Secret: []byte(a.secret), Issuer: a.issuer, Audience: a.audience}
+	if a.jwksURL != "" || a.secret != "" {
+		return cfg, nil
+	}
+	if !a.dev {
+		return cfg, errors.New("no token verification configured: set --jwks-url (PARLEY_JWKS_URL) or --jwt-secret (PARLEY_JWT_SECRET), or pass --dev on a development machine")
+	}
+	secret, err := devSecret()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Secret = secret
+	return cfg, nil
+}
+
+func serveCommand(stderr io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("parley serve", flag.ContinueOnError)
+	defaults := server.DefaultConfig()
+	var (
+		auth                  authFlags
+		addr, logLevel, logFm string
+		cfg                   = defaults
+	)
+	auth.register(fs)
+	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", defaults.DatabaseURL, "PostgreSQL URL; the database is created when missing")
+	fs.BoolVar(&cfg.Migrate, "migrate", defaults.Migrate, "apply pending migrations at start")
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", defaults.MaxHeaderBytes, "largest request header block accepted")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", defaults.MaxBodyBytes, "largest request body accepted (413 above)")
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", defaults.ReadHeaderTimeout, "time allowed to read request headers")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", defaults.ReadTimeout, "time allowed to read a whole request")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", defaults.WriteTimeout, "time allowed to write a response")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", defaults.IdleTimeout, "how long an idle keep-alive connection stays open")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", defaults.ShutdownTimeout, "how long shutdown waits for in-flight requests")
+	var maxConns int
+	fs.IntVar(&maxConns, "db-max-conns", int(defaults.DBMaxConns), "PostgreSQL connections in the pool")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&logFm, "log-format", "text", "text or json")
+
+	return &ffcli.Command{
+		Name:       "serve",
+		ShortUsage: "parley serve [flags]",
+		ShortHelp:  "Run the Parley server.",
+		LongHelp: "Run the Parley server: migrate the database (creating it when missing), then serve\n" +
+			"HTTP until SIGINT or SIGTERM, when in-flight requests are drained before exit.\n\n" +
+			"Each flag may also be set as PARLEY_<FLAG>: --database-url as PARLEY_DATABASE_URL,\n" +
+			"--jwt-secret as PARLEY_JWT_SECRET, and so on.",
+		FlagSet: fs,
+		Options: []ff.Option{ff.WithEnvVarPrefix("PARLEY")},
+		Exec: func(ctx context.Context, _ []string) error {
+			logger, err := newLogger(stderr, logLevel, logFm)
+			if err != nil {
+				return err
+			}
+			cfg.DBMaxConns = int32(maxConns)
+			if cfg.Auth, err = auth.config(); err != nil {
+				return err
+			}
+			if auth.dev && auth.jwksURL == "" && auth.secret == "" {
+				logger.Warn("development mode: tokens are verified with the local development secret; mint one with 'parley token <user>'")
+			}
+			created, err := migrations.EnsureDatabase(ctx, cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			if created {
+				logger.Info("created database")
+			}
+			srv, err := server.New(ctx, cfg, logger)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen: %w", err)
+			}
+			logger.Info("parley listening", "addr", ln.Addr().String())
+			if err := srv.Serve(ctx, ln); err != nil {
+				return err
+			}
+			logger.Info("parley stopped")
+			return nil
+		},
+	}
+}

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+
+)
+
+// AuthConfig says how bearer tokens are verified: with the keys of a JWKS URL (RS256, ES256,
+// EdDSA) or with a shared HS256 secret. Issuer and audience are checked when set.
+type AuthConfig struct {
+	JWKSURL  string
+	Secret   []byte
+	Issuer   string
+	Audience string
+}
+
+// maxTokenBytes bounds the work an unauthenticated request can cause.
+const maxTokenBytes = 8 << 10
+
+var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
+
+// Authenticator verifies bearer tokens. With a JWKS URL it keeps the key set cached and refreshes
+// it in the background (hourly, and at most every 30 s for an unknown kid) until Close.
+type Authenticator struct {
+	parser  *jwt.Parser
+	keyfunc jwt.Keyfunc
+	cancel  context.CancelFunc
+}
+
+// NewAuthenticator builds an Authenticator. With a JWKS URL the first fetch happens here; a
+// failure is logged and retried, so Parley starts while the identity provider is down.
+func NewAuthenticator(cfg AuthConfig, logger *slog.Logger) (*Authenticator, error) {
+	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	a := &Authenticator{cancel: func() {}}
+	switch {
+	case cfg.JWKSURL != "":
+		ctx, cancel := context.WithCancel(context.Background())
+		jwks, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(30*time.Second), 1),
+			HTTPTimeout:       5 * time.Second,
+			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+				return func(ctx context.Context, err error) {
+					logger.ErrorContext(ctx, "refresh JWKS", "url", u, "error", err)
+				}
+			},
+		})
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("load JWKS: %w", err)
+		}
+		a.cancel = cancel
+		a.keyfunc = pinAlgorithm(jwks.Keyfunc)
+		opts = append(opts, jwt.WithValidMethods([]string{"RS256", "ES256", "EdDSA"}))
+	case len(cfg.Secret) > 0:
+		secret := cfg.Secret
+		a.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		opts = append(opts, jwt.WithValidMethods([]string{"HS256"}))
+	default:
+		return nil, errors.New("no token verification configured: set a JWKS URL or a secret")
+	}
+	a.parser = jwt.NewParser(opts...)
+	return a, nil
+}
+
+// pinAlgorithm accepts a token only with the algorithm its key is for, whatever the JWKS entry
+// says, so no key can verify a token made for another algorithm.
+func pinAlgorithm(next jwt.Keyfunc) jwt.Keyfunc {
+	return func(token *jwt.Token) (any, error) {
+		key, err := next(token)
+		if err != nil {
+			return nil, err
+		}
+		var want string
+		switch key.(type) {
+		case *rsa.PublicKey:
+			want = "RS256"
+		case *ecdsa.PublicKey:
+			want = "ES256"
+		case ed25519.PublicKey:
+			want = "EdDSA"
+		default:
+			// A key set without kid verifies against every key; golang-jwt checks each one's type.
+			if _, ok := key.(jwt.VerificationKeySet); ok {
+				return key, nil
+			}
+			return nil, fmt.Errorf("unsupported key type %T", key)
+		}
+		if token.Method.Alg() != want {
+			return nil, fmt.Errorf("token alg %s does not match its %s key", token.Method.Alg(), want)
+		}
+		return key, nil
+	}
+}
+
+// Close stops the JWKS refresh.
+func (a *Authenticator) Close() { a.cancel() }
+
+// errTokenExpired is told to the client: it means "get a new token", not "you are an impostor".
+var errTokenExpired = errors.New("token expired")
+
+// Authenticate verifies a token and returns its subject, the caller's user id.
+func (a *Authenticator) Authenticate(token string) (string, error) {
+	if len(token) > maxTokenBytes {
+		return "", errors.New("token too large")
+	}
+	var claims jwt.RegisteredClaims
+	if _, err := a.parser.ParseWithClaims(token, &claims, a.keyfunc); err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return "", errTokenExpired
+		}
+		return "", fmt.Errorf("verify token: %w", err)
+	}
+	if !userIDPattern.MatchString(claims.Subject) {
+		return "", errors.New("token sub is not a valid user id")
+	}
+	return claims.Subject, nil
+}
+
+// Middleware authenticates every /v1 request and puts the caller into its context.
+func (a *Authenticator) Middleware(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/v1/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			token, ok := bearerToken(r)
+			if !ok {
+				writeProblem(w, newProblem(http.StatusUnauthorized, "unauthorized", "An Authorization: Bearer token is required."))
+				return
+			}
+			userID, err := a.Authenticate(token)
+			if errors.Is(err, errTokenExpired) {
+				writeProblem(w, newProblem(http.StatusUnauthorized, "token_expired", "The token has expired."))
+				return
+			}
+			if err != nil {
+				// The reason goes to the log only: it helps operators, and would help attackers.
+				logger.InfoContext(r.Context(), "rejected token", "reason", err)
+				writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_token", "The token is not valid."))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithUserID(r.Context(), userID)))
+		})
+	}
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// IssueToken signs an HS256 token for a user; `parley token` uses it in development.
+func IssueToken(secret []byte, userID, issuer, audience string, ttl time.Duration) (string, error) {
+	if !userIDPattern.MatchString(userID) {
+		return "", fmt.Errorf("user id %q: want 1-128 of [A-Za-z0-9._:@-]", userID)
+	}
+	now := time.Now()
+	claims := jwt.RegisteredClaims{
+		Subject:   userID,
+		Issuer:    issuer,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	if audience != "" {
+		claims.Audience = jwt.ClaimStrings{audience}
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+}
+

@@ -1,0 +1,43 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/db"
+)
+
+// ListEvents pages the conversation's durable event log, ascending by seq.
+func (h *Handlers) ListEvents(ctx context.Context, req api.ListEventsRequestObject) (api.ListEventsResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, err = h.conversationForMember(ctx, req.ConversationId, caller)
+	if p, ok := asProblem(err); ok {
+		return api.ListEvents404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	limit := pageLimit(req.Params.Limit)
+	var after int64
+	if req.Params.AfterSeq != nil {
+		after = *req.Params.AfterSeq
+	}
+	payloads, err := h.queries.EventListAfter(ctx, db.EventListAfterParams{ConversationID: req.ConversationId, AfterSeq: after, MaxRows: int32(limit + 1)})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	page := api.EventPage{HasMore: len(payloads) > limit}
+	payloads = payloads[:min(len(payloads), limit)]
+	page.Items = make([]api.Event, len(payloads))
+	for i, p := range payloads {
+		if err := json.Unmarshal(p, &page.Items[i]); err != nil {
+			return nil, fmt.Errorf("decode event: %w", err)
+		}
+	}
+	return api.ListEvents200JSONResponse(page), nil
+}

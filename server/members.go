@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/db"
+)
+
+// ListMembers lists a conversation's members, owner first.
+func (h *Handlers) ListMembers(ctx context.Context, req api.ListMembersRequestObject) (api.ListMembersResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, err = h.conversationForMember(ctx, req.ConversationId, caller)
+	if p, ok := asProblem(err); ok {
+		return api.ListMembers404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	members, err := h.queries.MemberList(ctx, req.ConversationId)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	list := api.MemberList{Items: make([]api.Member, len(members))}
+	for i, m := range members {
+		list.Items[i] = memberOut(m)
+	}
+	return api.ListMembers200JSONResponse(list), nil
+}
+
+// AddMember adds a user to a group; owner or admin only.
+func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject) (api.AddMemberResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body == nil {
+		return api.AddMember400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+	}
+	role := api.RoleMember
+	if req.Body.Role != nil {
+		role = api.Role(*req.Body.Role)
+	}
+	var added db.Member
+	err = h.inTx(ctx, func(q *db.Queries) error {
+		row, err := lockConversation(ctx, q, req.ConversationId, caller)
+		if err != nil {
+			return err
+		}
+		if row.Conversation.Type == string(api.Direct) {
+			return errDirectConversation
+		}
+		if !isAdmin(row.Role) {
+			return errNotAdmin
+		}
+		added, err = q.MemberInsert(ctx, db.MemberInsertParams{ConversationID: req.ConversationId, UserID: req.Body.UserId, Role: string(role)})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errAlreadyMember
+		}
+		if err != nil {
+			return fmt.Errorf("insert member: %w", err)
+		}
+		if _, err := q.ConversationAddMemberCount(ctx, db.ConversationAddMemberCountParams{ID: req.ConversationId, Delta: 1}); err != nil {
+			return fmt.Errorf("count members: %w", err)
+		}
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MemberAdded, false, func(int64) (api.Event, error) {
+			m := memberOut(added)
+			return api.Event{Member: &m}, nil
+		})
+		return err
+	})
+	if p, ok := asProblem(err); ok {
+		switch p.Status {
+		case 403:
+			return api.AddMember403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
+		case 409:
+			return api.AddMember409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(p)}, nil
+		default:
+			return api.AddMember404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("add member: %w", err)
+	}
+	return api.AddMember201JSONResponse(memberOut(added)), nil
+}
+
+// RemoveMember lets a member leave, or the owner or an admin remove someone. When the owner
+// leaves, the longest-standing admin (else member) becomes owner.
+func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequestObject) (api.RemoveMemberResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = h.inTx(ctx, func(q *db.Queries) error {
+		row, err := lockConversation(ctx, q, req.ConversationId, caller)
+		if err != nil {
+			return err
+		}
+		if row.Conversation.Type == string(api.Direct) {
+			return errDirectConversation
+		}
+		target, err := q.MemberGet(ctx, db.MemberGetParams{ConversationID: req.ConversationId, UserID: req.UserId})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errMemberNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("get member: %w", err)
+		}
+		if target.UserID != caller {
+			if !isAdmin(row.Role) {
+				return errNotAdmin
+			}
+			if row.Role == string(api.RoleAdmin) && isAdmin(target.Role) {
+				return errCannotRemove
+			}
+		}
+		if _, err := q.MemberDelete(ctx, db.MemberDeleteParams{ConversationID: req.ConversationId, UserID: target.UserID}); err != nil {
+			return fmt.Errorf("delete member: %w", err)
+		}
+		conv, err := q.ConversationAddMemberCount(ctx, db.ConversationAddMemberCountParams{ID: req.ConversationId, Delta: -1})
+		if err != nil {
+			return fmt.Errorf("count members: %w", err)
+		}
+		if target.Role == string(api.RoleOwner) && conv.MemberCount > 0 {
+			if _, err := q.MemberPromoteSuccessor(ctx, req.ConversationId); err != nil {
+				return fmt.Errorf("promote new owner: %w", err)
+			}
+		}
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MemberRemoved, false, func(int64) (api.Event, error) {
+			m := memberOut(target)
+			return api.Event{Member: &m}, nil
+		})
+		return err
+	})
+	if p, ok := asProblem(err); ok {
+		if p.Status == 403 {
+			return api.RemoveMember403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
+		}
+		return api.RemoveMember404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("remove member: %w", err)
+	}
+	return api.RemoveMember204Response{}, nil
+}

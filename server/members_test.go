@@ -1,0 +1,127 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+func memberIDs(t *testing.T, b *testBundle, user string, conversationID uuid.UUID) map[string]api.Role {
+	t.Helper()
+	resp, err := b.h.ListMembers(as(t, user), api.ListMembersRequestObject{ConversationId: conversationID})
+	out := map[string]api.Role{}
+	for _, m := range expect[api.ListMembers200JSONResponse](t, resp, err).Items {
+		out[m.UserId] = m.Role
+	}
+	return out
+}
+
+func TestAddMember(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := b.createGroup(t, "alice", "bob")
+
+	role := api.AddMemberRequestRoleAdmin
+	resp, err := b.h.AddMember(as(t, "alice"), api.AddMemberRequestObject{ConversationId: conv.Id, Body: &api.AddMemberJSONRequestBody{UserId: "carol", Role: &role}})
+	added := expect[api.AddMember201JSONResponse](t, resp, err)
+	require.Equal(t, "carol", added.UserId)
+	require.Equal(t, api.RoleAdmin, added.Role)
+	require.Zero(t, added.LastReadSeq)
+
+	resp, err = b.h.AddMember(as(t, "carol"), api.AddMemberRequestObject{ConversationId: conv.Id, Body: &api.AddMemberJSONRequestBody{UserId: "dave"}})
+	require.Equal(t, api.RoleMember, expect[api.AddMember201JSONResponse](t, resp, err).Role, "role defaults to member")
+
+	resp, err = b.h.AddMember(as(t, "alice"), api.AddMemberRequestObject{ConversationId: conv.Id, Body: &api.AddMemberJSONRequestBody{UserId: "bob"}})
+	require.Equal(t, "already_member", expect[api.AddMember409ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+
+	resp, err = b.h.AddMember(as(t, "bob"), api.AddMemberRequestObject{ConversationId: conv.Id, Body: &api.AddMemberJSONRequestBody{UserId: "erin"}})
+	require.Equal(t, "not_admin", expect[api.AddMember403ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+
+	resp, err = b.h.AddMember(as(t, "mallory"), api.AddMemberRequestObject{ConversationId: conv.Id, Body: &api.AddMemberJSONRequestBody{UserId: "mallory"}})
+	expect[api.AddMember404ApplicationProblemPlusJSONResponse](t, resp, err)
+
+	got, err := b.h.GetConversation(as(t, "dave"), api.GetConversationRequestObject{ConversationId: conv.Id})
+	c := expect[api.GetConversation200JSONResponse](t, got, err)
+	require.Equal(t, 4, c.MemberCount)
+	require.EqualValues(t, 2, c.LastSeq, "each addition is an event")
+
+	events := b.events(t, "dave", conv.Id)
+	require.Len(t, events, 2)
+	require.Equal(t, api.MemberAdded, events[1].Type)
+	require.Equal(t, "dave", events[1].Member.UserId)
+	require.Equal(t, "carol", events[1].ActorId)
+}
+
+func TestAddMemberToDirectIsForbidden(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	resp, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.Direct, MemberIds: []string{"bob"}}})
+	direct := expect[api.CreateConversation201JSONResponse](t, resp, err)
+	add, err := b.h.AddMember(as(t, "alice"), api.AddMemberRequestObject{ConversationId: direct.Id, Body: &api.AddMemberJSONRequestBody{UserId: "carol"}})
+	require.Equal(t, "direct_conversation", expect[api.AddMember403ApplicationProblemPlusJSONResponse](t, add, err).Code)
+	remove, err := b.h.RemoveMember(as(t, "alice"), api.RemoveMemberRequestObject{ConversationId: direct.Id, UserId: "bob"})
+	require.Equal(t, "direct_conversation", expect[api.RemoveMember403ApplicationProblemPlusJSONResponse](t, remove, err).Code)
+}
+
+func TestRemoveMember(t *testing.T) {
+	t.Parallel()
+
+	t.Run("LeaveAndRemoveByRole", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		conv := b.createGroup(t, "alice", "bob", "carol")
+		b.addMember(t, "alice", conv.Id, "adam", api.AddMemberRequestRoleAdmin)
+		b.addMember(t, "alice", conv.Id, "anna", api.AddMemberRequestRoleAdmin)
+		remove := func(by, user string) (api.RemoveMemberResponseObject, error) {
+			return b.h.RemoveMember(as(t, by), api.RemoveMemberRequestObject{ConversationId: conv.Id, UserId: user})
+		}
+
+		resp, err := remove("bob", "carol")
+		require.Equal(t, "not_admin", expect[api.RemoveMember403ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+		resp, err = remove("adam", "anna")
+		require.Equal(t, "not_allowed", expect[api.RemoveMember403ApplicationProblemPlusJSONResponse](t, resp, err).Code, "an admin cannot remove another admin")
+		resp, err = remove("adam", "alice")
+		expect[api.RemoveMember403ApplicationProblemPlusJSONResponse](t, resp, err)
+		resp, err = remove("adam", "zed")
+		require.Equal(t, "member_not_found", expect[api.RemoveMember404ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+
+		resp, err = remove("adam", "carol")
+		expect[api.RemoveMember204Response](t, resp, err)
+		resp, err = remove("bob", "bob")
+		expect[api.RemoveMember204Response](t, resp, err)
+		resp, err = remove("alice", "anna")
+		expect[api.RemoveMember204Response](t, resp, err)
+
+		require.Equal(t, map[string]api.Role{"alice": api.RoleOwner, "adam": api.RoleAdmin}, memberIDs(t, b, "alice", conv.Id))
+		got, err := b.h.GetConversation(as(t, "bob"), api.GetConversationRequestObject{ConversationId: conv.Id})
+		expect[api.GetConversation404ApplicationProblemPlusJSONResponse](t, got, err)
+
+		events := b.events(t, "alice", conv.Id)
+		last := events[len(events)-1]
+		require.Equal(t, api.MemberRemoved, last.Type)
+		require.Equal(t, "anna", last.Member.UserId)
+	})
+
+	t.Run("OwnerLeavingHandsOverToAdminFirst", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		conv := b.createGroup(t, "alice", "bob")
+		b.addMember(t, "alice", conv.Id, "carol", api.AddMemberRequestRoleAdmin)
+		resp, err := b.h.RemoveMember(as(t, "alice"), api.RemoveMemberRequestObject{ConversationId: conv.Id, UserId: "alice"})
+		expect[api.RemoveMember204Response](t, resp, err)
+		require.Equal(t, map[string]api.Role{"bob": api.RoleMember, "carol": api.RoleOwner}, memberIDs(t, b, "bob", conv.Id))
+	})
+
+	t.Run("OwnerLeavingWithoutAdminsHandsOverToEldestMember", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		conv := b.createGroup(t, "alice", "bob")
+		b.addMember(t, "alice", conv.Id, "carol", api.AddMemberRequestRoleMember)
+		resp, err := b.h.RemoveMember(as(t, "alice"), api.RemoveMemberRequestObject{ConversationId: conv.Id, UserId: "alice"})
+		expect[api.RemoveMember204Response](t, resp, err)
+		require.Equal(t, map[string]api.Role{"bob": api.RoleOwner, "carol": api.RoleMember}, memberIDs(t, b, "bob", conv.Id))
+	})
+}

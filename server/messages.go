@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/db"
+)
+
+// SendMessage stores a message and its message.created event in one transaction. A client_msg_id
+// the sender used before in this conversation returns the first message with 200: retries are
+// safe. The conversation lock serialises sends, so concurrent retries see each other.
+func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestObject) (api.SendMessageResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body == nil {
+		return api.SendMessage400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+	}
+	var (
+		msg    db.Message
+		repeat bool
+	)
+	err = h.inTx(ctx, func(q *db.Queries) error {
+		if _, err := lockConversation(ctx, q, req.ConversationId, caller); err != nil {
+			return err
+		}
+		msg, err = q.MessageGetByClientID(ctx, db.MessageGetByClientIDParams{ConversationID: req.ConversationId, SenderID: caller, ClientMsgID: req.Body.ClientMsgId})
+		if err == nil {
+			repeat = true
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("find earlier send: %w", err)
+		}
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MessageCreated, true, func(seq int64) (api.Event, error) {
+			msg, err = q.MessageInsert(ctx, db.MessageInsertParams{
+				ID: uuid.Must(uuid.NewV7()), ConversationID: req.ConversationId, Seq: seq,
+				SenderID: caller, ClientMsgID: req.Body.ClientMsgId, Body: req.Body.Body,
+			})
+			if err != nil {
+				return api.Event{}, fmt.Errorf("insert message: %w", err)
+			}
+			m := messageOut(msg)
+			return api.Event{Message: &m}, nil
+		})
+		return err
+	})
+	if p, ok := asProblem(err); ok {
+		return api.SendMessage404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("send message: %w", err)
+	}
+	if repeat {
+		return api.SendMessage200JSONResponse(messageOut(msg)), nil
+	}
+	return api.SendMessage201JSONResponse(messageOut(msg)), nil
+}
+
+// ListMessages pages through history; items are ascending by seq whichever way the page goes.
+func (h *Handlers) ListMessages(ctx context.Context, req api.ListMessagesRequestObject) (api.ListMessagesResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Params.AfterSeq != nil && req.Params.BeforeSeq != nil {
+		return api.ListMessages400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("conflicting_parameters", "Give after_seq or before_seq, not both.")}, nil
+	}
+	_, err = h.conversationForMember(ctx, req.ConversationId, caller)
+	if p, ok := asProblem(err); ok {
+		return api.ListMessages404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	limit := pageLimit(req.Params.Limit)
+	var rows []db.Message
+	if req.Params.AfterSeq != nil {
+		rows, err = h.queries.MessageListAfter(ctx, db.MessageListAfterParams{ConversationID: req.ConversationId, AfterSeq: *req.Params.AfterSeq, MaxRows: int32(limit + 1)})
+	} else {
+		before := int64(math.MaxInt64)
+		if req.Params.BeforeSeq != nil {
+			before = *req.Params.BeforeSeq
+		}
+		rows, err = h.queries.MessageListBefore(ctx, db.MessageListBeforeParams{ConversationID: req.ConversationId, BeforeSeq: before, MaxRows: int32(limit + 1)})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	page := api.MessagePage{HasMore: len(rows) > limit}
+	rows = rows[:min(len(rows), limit)]
+	if req.Params.AfterSeq == nil {
+		slices.Reverse(rows)
+	}
+	page.Items = make([]api.Message, len(rows))
+	for i, m := range rows {
+		page.Items[i] = messageOut(m)
+	}
+	return api.ListMessages200JSONResponse(page), nil
+}
+
+// messageForChange locks the conversation and loads the message a change is about.
+func messageForChange(ctx context.Context, q *db.Queries, conversationID uuid.UUID, seq int64, caller string) (db.ConversationLockForMemberRow, db.Message, error) {
+	row, err := lockConversation(ctx, q, conversationID, caller)
+	if err != nil {
+		return row, db.Message{}, err
+	}
+	msg, err := q.MessageGetBySeq(ctx, db.MessageGetBySeqParams{ConversationID: conversationID, Seq: seq})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return row, msg, errMessageNotFound
+	}
+	if err != nil {
+		return row, msg, fmt.Errorf("get message: %w", err)
+	}
+	return row, msg, nil
+}
+
+// EditMessage replaces a message's body; sender only.
+func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestObject) (api.EditMessageResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body == nil {
+		return api.EditMessage400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+	}
+	var edited db.Message
+	err = h.inTx(ctx, func(q *db.Queries) error {
+		_, msg, err := messageForChange(ctx, q, req.ConversationId, req.Seq, caller)
+		if err != nil {
+			return err
+		}
+		if msg.SenderID != caller {
+			return errNotSender
+		}
+		if msg.DeletedAt != nil {
+			return errMessageDeleted
+		}
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MessageUpdated, false, func(int64) (api.Event, error) {
+			edited, err = q.MessageSetBody(ctx, db.MessageSetBodyParams{ConversationID: req.ConversationId, Seq: req.Seq, Body: req.Body.Body})
+			if err != nil {
+				return api.Event{}, fmt.Errorf("set body: %w", err)
+			}
+			m := messageOut(edited)
+			return api.Event{Message: &m}, nil
+		})
+		return err
+	})
+	if p, ok := asProblem(err); ok {
+		switch p.Status {
+		case 403:
+			return api.EditMessage403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
+		case 409:
+			return api.EditMessage409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(p)}, nil
+		default:
+			return api.EditMessage404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("edit message: %w", err)
+	}
+	return api.EditMessage200JSONResponse(messageOut(edited)), nil
+}
+
+// DeleteMessage turns a message into a tombstone; the sender, the owner or an admin may. Deleting
+// a tombstone again changes nothing.
+func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageRequestObject) (api.DeleteMessageResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = h.inTx(ctx, func(q *db.Queries) error {
+		row, msg, err := messageForChange(ctx, q, req.ConversationId, req.Seq, caller)
+		if err != nil {
+			return err
+		}
+		if msg.SenderID != caller && !isAdmin(row.Role) {
+			return errNotAllowedToDelete
+		}
+		if msg.DeletedAt != nil {
+			return nil
+		}
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MessageDeleted, false, func(int64) (api.Event, error) {
+			tombstone, err := q.MessageTombstone(ctx, db.MessageTombstoneParams{ConversationID: req.ConversationId, Seq: req.Seq})
+			if err != nil {
+				return api.Event{}, fmt.Errorf("tombstone message: %w", err)
+			}
+			m := messageOut(tombstone)
+			return api.Event{Message: &m}, nil
+		})
+		return err
+	})
+	if p, ok := asProblem(err); ok {
+		if p.Status == 403 {
+			return api.DeleteMessage403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
+		}
+		return api.DeleteMessage404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delete message: %w", err)
+	}
+	return api.DeleteMessage204Response{}, nil
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+func TestSendMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := b.createGroup(t, "alice", "bob")
+
+	send := func(user, clientMsgID, body string) (api.SendMessageResponseObject, error) {
+		return b.h.SendMessage(as(t, user), api.SendMessageRequestObject{ConversationId: conv.Id, Body: &api.SendMessageJSONRequestBody{ClientMsgId: clientMsgID, Body: body}})
+	}
+	resp, err := send("alice", "c-1", "héllo 👋")
+	first := expect[api.SendMessage201JSONResponse](t, resp, err)
+	require.EqualValues(t, 1, first.Seq)
+	require.Equal(t, "alice", first.SenderId)
+	require.Equal(t, "héllo 👋", first.Body)
+	require.Equal(t, conv.Id, first.ConversationId)
+	require.Nil(t, first.EditedAt)
+
+	resp, err = send("alice", "c-1", "a retry with another body")
+	repeat := expect[api.SendMessage200JSONResponse](t, resp, err)
+	require.Equal(t, first.Id, repeat.Id)
+	require.Equal(t, "héllo 👋", repeat.Body, "a retry returns the first message")
+
+	resp, err = send("bob", "c-1", "same client id, other sender")
+	require.EqualValues(t, 2, expect[api.SendMessage201JSONResponse](t, resp, err).Seq)
+
+	resp, err = send("alice", "c-2", strings.Repeat("é", 4000))
+	require.EqualValues(t, 3, expect[api.SendMessage201JSONResponse](t, resp, err).Seq)
+
+	resp, err = send("mallory", "c-1", "let me in")
+	expect[api.SendMessage404ApplicationProblemPlusJSONResponse](t, resp, err)
+
+	events := b.events(t, "bob", conv.Id)
+	require.Len(t, events, 3)
+	for i, e := range events {
+		require.EqualValues(t, i+1, e.Seq)
+		require.Equal(t, api.MessageCreated, e.Type)
+		require.Equal(t, e.Seq, e.Message.Seq)
+	}
+
+	var outbox int
+	require.NoError(t, b.pool.QueryRow(t.Context(), "SELECT count(*) FROM outbox WHERE conversation_id = $1", conv.Id).Scan(&outbox))
+	require.Equal(t, 3, outbox, "every event has its outbox row")
+}
+
+func TestListMessages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := b.createGroup(t, "alice", "bob")
+	for _, body := range numbered("m", 10) {
+		b.send(t, "alice", conv.Id, body)
+	}
+	list := func(params api.ListMessagesParams) (api.ListMessagesResponseObject, error) {
+		return b.h.ListMessages(as(t, "bob"), api.ListMessagesRequestObject{ConversationId: conv.Id, Params: params})
+	}
+
+	resp, err := list(api.ListMessagesParams{})
+	page := expect[api.ListMessages200JSONResponse](t, resp, err)
+	require.Equal(t, numbered("m", 10), bodies(page.Items))
+	require.False(t, page.HasMore)
+
+	resp, err = list(api.ListMessagesParams{Limit: ptr(4)})
+	page = expect[api.ListMessages200JSONResponse](t, resp, err)
+	require.Equal(t, []int64{7, 8, 9, 10}, seqs(page.Items), "the latest page, ascending")
+	require.True(t, page.HasMore)
+
+	resp, err = list(api.ListMessagesParams{BeforeSeq: ptr[int64](7), Limit: ptr(4)})
+	page = expect[api.ListMessages200JSONResponse](t, resp, err)
+	require.Equal(t, []int64{3, 4, 5, 6}, seqs(page.Items))
+	require.True(t, page.HasMore)
+
+	resp, err = list(api.ListMessagesParams{BeforeSeq: ptr[int64](3), Limit: ptr(4)})
+	page = expect[api.ListMessages200JSONResponse](t, resp, err)
+	require.Equal(t, []int64{1, 2}, seqs(page.Items))
+	require.False(t, page.HasMore)
+
+	resp, err = list(api.ListMessagesParams{AfterSeq: ptr[int64](0), Limit: ptr(6)})
+	page = expect[api.ListMessages200JSONResponse](t, resp, err)
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6}, seqs(page.Items))
+	require.True(t, page.HasMore)
+
+	resp, err = list(api.ListMessagesParams{AfterSeq: ptr[int64](6), Limit: ptr(6)})
+	page = expect[api.ListMessages200JSONResponse](t, resp, err)
+	require.Equal(t, []int64{7, 8, 9, 10}, seqs(page.Items))
+	require.False(t, page.HasMore)
+
+	resp, err = list(api.ListMessagesParams{AfterSeq: ptr[int64](1), BeforeSeq: ptr[int64](5)})
+	require.Equal(t, "conflicting_parameters", expect[api.ListMessages400ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+
+	resp, err = b.h.ListMessages(as(t, "mallory"), api.ListMessagesRequestObject{ConversationId: conv.Id})
+	expect[api.ListMessages404ApplicationProblemPlusJSONResponse](t, resp, err)
+}
+
+func TestEditMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := b.createGroup(t, "alice", "bob")
+	msg := b.send(t, "bob", conv.Id, "helo")
+	edit := func(user string, seq int64, body string) (api.EditMessageResponseObject, error) {
+		return b.h.EditMessage(as(t, user), api.EditMessageRequestObject{ConversationId: conv.Id, Seq: seq, Body: &api.EditMessageJSONRequestBody{Body: body}})
+	}
+
+	resp, err := edit("bob", msg.Seq, "hello")
+	edited := expect[api.EditMessage200JSONResponse](t, resp, err)
+	require.Equal(t, "hello", edited.Body)
+	require.NotNil(t, edited.EditedAt)
+	require.Equal(t, msg.Seq, edited.Seq, "an edit keeps the message's seq")
+
+	resp, err = edit("alice", msg.Seq, "owners cannot put words in mouths")
+	require.Equal(t, "not_sender", expect[api.EditMessage403ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+
+	resp, err = edit("bob", 99, "nothing there")
+	require.Equal(t, "message_not_found", expect[api.EditMessage404ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+
+	resp, err = edit("bob", 2, "seq 2 is the edit event, not a message")
+	expect[api.EditMessage404ApplicationProblemPlusJSONResponse](t, resp, err)
+
+	del, err := b.h.DeleteMessage(as(t, "bob"), api.DeleteMessageRequestObject{ConversationId: conv.Id, Seq: msg.Seq})
+	expect[api.DeleteMessage204Response](t, del, err)
+	resp, err = edit("bob", msg.Seq, "resurrect")
+	require.Equal(t, "message_deleted", expect[api.EditMessage409ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+
+	events := b.events(t, "alice", conv.Id)
+	require.Equal(t, []api.EventType{api.MessageCreated, api.MessageUpdated, api.MessageDeleted}, eventTypes(events))
+	require.Equal(t, "hello", events[1].Message.Body)
+}
+
+func TestDeleteMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := b.createGroup(t, "alice", "bob", "carol")
+	b.addMember(t, "alice", conv.Id, "adam", api.AddMemberRequestRoleAdmin)
+	byBob := b.send(t, "bob", conv.Id, "one")
+	byCarol := b.send(t, "carol", conv.Id, "two")
+	byAlice := b.send(t, "alice", conv.Id, "three")
+	del := func(user string, seq int64) (api.DeleteMessageResponseObject, error) {
+		return b.h.DeleteMessage(as(t, user), api.DeleteMessageRequestObject{ConversationId: conv.Id, Seq: seq})
+	}
+
+	resp, err := del("carol", byBob.Seq)
+	require.Equal(t, "not_allowed", expect[api.DeleteMessage403ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	resp, err = del("bob", byBob.Seq)
+	expect[api.DeleteMessage204Response](t, resp, err)
+	resp, err = del("adam", byCarol.Seq)
+	expect[api.DeleteMessage204Response](t, resp, err)
+	resp, err = del("alice", byAlice.Seq)
+	expect[api.DeleteMessage204Response](t, resp, err)
+
+	before := len(b.events(t, "alice", conv.Id))
+	resp, err = del("bob", byBob.Seq)
+	expect[api.DeleteMessage204Response](t, resp, err)
+	require.Len(t, b.events(t, "alice", conv.Id), before, "deleting a tombstone again records nothing")
+
+	resp, err = del("bob", 999)
+	expect[api.DeleteMessage404ApplicationProblemPlusJSONResponse](t, resp, err)
+
+	list, err := b.h.ListMessages(as(t, "carol"), api.ListMessagesRequestObject{ConversationId: conv.Id})
+	items := expect[api.ListMessages200JSONResponse](t, list, err).Items
+	require.Len(t, items, 3, "tombstones keep their place in history")
+	for _, m := range items {
+		require.Empty(t, m.Body)
+		require.NotNil(t, m.DeletedAt)
+	}
+}
+
+func eventTypes(events []api.Event) []api.EventType {
+	out := make([]api.EventType, len(events))
+	for i, e := range events {
+		out[i] = e.Type
+	}
+	return out
+}
+

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// httpMetrics counts and times requests by route template (never by raw path, which would give
+// every conversation its own series).
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_http_requests_total",
+			Help: "HTTP requests by method, route template and status code.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "parley_http_request_duration_seconds",
+			Help:    "HTTP request durations by method and route template.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *httpMetrics) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		route := "unmatched"
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
+			route = rctx.RoutePattern()
+		}
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
+		m.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// poolCollector reads pgxpool statistics when Prometheus scrapes, so no timer polls them.
+type poolCollector struct {
+	pool *pgxpool.Pool
+
+	total, idle, acquired, max          *prometheus.Desc
+	acquires, emptyAcquires, newConns    *prometheus.Desc
+	acquireSeconds, canceledAcquires     *prometheus.Desc
+}
+
+func newPoolCollector(pool *pgxpool.Pool) *poolCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("parley_db_pool_"+name, help, nil, nil)
+	}
+	return &poolCollector{
+		pool:             pool,
+		total:            d("connections", "Connections open in the pool."),
+		idle:             d("idle_connections", "Idle connections in the pool."),
+		acquired:         d("acquired_connections", "Connections in use."),
+		max:              d("max_connections", "The pool's connection limit."),
+		acquires:         d("acquires_total", "Connections acquired from the pool."),
+		emptyAcquires:    d("empty_acquires_total", "Acquires that had to wait for or open a connection."),
+		newConns:         d("new_connections_total", "Connections opened."),
+		acquireSeconds:   d("acquire_seconds_total", "Time spent waiting for connections."),
+		canceledAcquires: d("canceled_acquires_total", "Acquires cancelled by their context."),
+	}
+}
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.total, c.idle, c.acquired, c.max, c.acquires, c.emptyAcquires, c.newConns, c.acquireSeconds, c.canceledAcquires} {
+		ch <- d
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool.Stat()
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	counter := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v) }
+	gauge(c.total, float64(s.TotalConns()))
+	gauge(c.idle, float64(s.IdleConns()))
+	gauge(c.acquired, float64(s.AcquiredConns()))
+	gauge(c.max, float64(s.MaxConns()))
+	counter(c.acquires, float64(s.AcquireCount()))
+	counter(c.emptyAcquires, float64(s.EmptyAcquireCount()))
+	counter(c.newConns, float64(s.NewConnsCount()))
+	counter(c.acquireSeconds, s.AcquireDuration().Seconds())
+	counter(c.canceledAcquires, float64(s.CanceledAcquireCount()))
+}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+// GetMe tells the caller who they are.
+func (h *Handlers) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.GetMeResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetMe200JSONResponse{UserId: caller}, nil
+}
+
+// GetHealth answers while the process can serve HTTP at all.
+func (h *Handlers) GetHealth(context.Context, api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
+	return api.GetHealth200JSONResponse{Status: api.HealthReportStatusOk}, nil
+}
+
+// GetReadiness checks the dependencies; a load balancer stops sending traffic while it is 503.
+func (h *Handlers) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
+	checks := api.HealthChecks{Postgres: api.CheckStatusOk, Redis: api.CheckStatusDisabled}
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := h.pool.Ping(pingCtx); err != nil {
+		h.logger.WarnContext(ctx, "readiness: postgres is down", "error", err)
+		checks.Postgres = api.CheckStatusDown
+		retry := retryAfterSeconds
+		return api.GetReadiness503JSONResponse{
+			Body:    api.HealthReport{Status: api.HealthReportStatusUnavailable, Checks: &checks},
+			Headers: api.GetReadiness503ResponseHeaders{RetryAfter: &retry},
+		}, nil
+	}
+	return api.GetReadiness200JSONResponse{Status: api.HealthReportStatusOk, Checks: &checks}, nil
+}
+
+// GetOpenAPIDocument serves the embedded spec.
+func (h *Handlers) GetOpenAPIDocument(context.Context, api.GetOpenAPIDocumentRequestObject) (api.GetOpenAPIDocumentResponseObject, error) {
+	return api.GetOpenAPIDocument200JSONResponse(h.document), nil
+}
+
+// GetMetrics renders this server's own registry in the Prometheus text format.
+func (h *Handlers) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
+	families, err := h.gatherer.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("gather metrics: %w", err)
+	}
+	var b strings.Builder
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range families {
+		if err := enc.Encode(mf); err != nil {
+			return nil, fmt.Errorf("encode metrics: %w", err)
+		}
+	}
+	return api.GetMetrics200TextResponse(b.String()), nil
+}

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+// problemError is an expected failure of a request: a client error a handler answers with a typed
+// problem response, never a 500. Handlers and the store return it; each handler maps it to the
+// response type of its operation.
+type problemError struct {
+	status int
+	code   string
+	detail string
+}
+
+func (e *problemError) Error() string { return e.code + ": " + e.detail }
+
+func (e *problemError) problem() api.Problem { return newProblem(e.status, e.code, e.detail) }
+
+var (
+	errConversationNotFound = &problemError{http.StatusNotFound, "conversation_not_found", "No such conversation, or you are not a member of it."}
+	errMemberNotFound       = &problemError{http.StatusNotFound, "member_not_found", "That user is not a member of this conversation."}
+	errMessageNotFound      = &problemError{http.StatusNotFound, "message_not_found", "No message has that seq in this conversation."}
+	errDirectConversation   = &problemError{http.StatusForbidden, "direct_conversation", "Direct conversations have fixed members and no title."}
+	errNotAdmin             = &problemError{http.StatusForbidden, "not_admin", "Only the owner or an admin may do this."}
+	errNotSender            = &problemError{http.StatusForbidden, "not_sender", "Only the sender may edit a message."}
+	errNotAllowedToDelete   = &problemError{http.StatusForbidden, "not_allowed", "Only the sender, the owner or an admin may delete a message."}
+	errCannotRemove         = &problemError{http.StatusForbidden, "not_allowed", "An admin may remove members, but not the owner or other admins."}
+	errAlreadyMember        = &problemError{http.StatusConflict, "already_member", "That user is a member already."}
+	errMessageDeleted       = &problemError{http.StatusConflict, "message_deleted", "A deleted message cannot be edited."}
+)
+
+func badRequest(code, detail string) *problemError {
+	return &problemError{http.StatusBadRequest, code, detail}
+}
+
+func newProblem(status int, code, detail string) api.Problem {
+	p := api.Problem{
+		Type:   "urn:parley:problem:" + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Code:   code,
+	}
+	if detail != "" {
+		p.Detail = &detail
+	}
+	return p
+}
+
+// writeProblem writes an application/problem+json response. It is the one writer used by every
+// error path outside the strict handlers: authentication, body limits, validation, parameter
+// binding, routing, panics and unexpected handler errors.
+func writeProblem(w http.ResponseWriter, p api.Problem) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	switch p.Status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", `Bearer realm="parley"`)
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// retryAfterSeconds is what a 503 asks clients to wait.
+const retryAfterSeconds = 2
+
+func badRequestBody(code, detail string) api.BadRequestApplicationProblemPlusJSONResponse {
+	return api.BadRequestApplicationProblemPlusJSONResponse(newProblem(http.StatusBadRequest, code, detail))
+}

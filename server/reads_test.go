@@ -1,0 +1,66 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+func TestMarkRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := b.createGroup(t, "alice", "bob")
+	for range 5 {
+		b.send(t, "alice", conv.Id, "news")
+	}
+	mark := func(user string, seq int64) (api.MarkReadResponseObject, error) {
+		return b.h.MarkRead(as(t, user), api.MarkReadRequestObject{ConversationId: conv.Id, Body: &api.MarkReadJSONRequestBody{Seq: seq}})
+	}
+
+	resp, err := mark("bob", 4)
+	require.EqualValues(t, 4, expect[api.MarkRead200JSONResponse](t, resp, err).LastReadSeq)
+	resp, err = mark("bob", 2)
+	require.EqualValues(t, 4, expect[api.MarkRead200JSONResponse](t, resp, err).LastReadSeq, "never moves backwards")
+	resp, err = mark("bob", 6)
+	require.Equal(t, "seq_out_of_range", expect[api.MarkRead400ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	resp, err = mark("mallory", 1)
+	expect[api.MarkRead404ApplicationProblemPlusJSONResponse](t, resp, err)
+
+	members := memberIDs(t, b, "bob", conv.Id)
+	require.Contains(t, members, "bob")
+	list, err := b.h.ListMembers(as(t, "bob"), api.ListMembersRequestObject{ConversationId: conv.Id})
+	for _, m := range expect[api.ListMembers200JSONResponse](t, list, err).Items {
+		if m.UserId == "bob" {
+			require.EqualValues(t, 4, m.LastReadSeq)
+		}
+	}
+}
+
+func TestListEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := b.createGroup(t, "alice", "bob")
+	for range 7 {
+		b.send(t, "alice", conv.Id, "x")
+	}
+	list := func(user string, after *int64, limit *int) (api.ListEventsResponseObject, error) {
+		return b.h.ListEvents(as(t, user), api.ListEventsRequestObject{ConversationId: conv.Id, Params: api.ListEventsParams{AfterSeq: after, Limit: limit}})
+	}
+
+	resp, err := list("bob", nil, ptr(5))
+	page := expect[api.ListEvents200JSONResponse](t, resp, err)
+	require.True(t, page.HasMore)
+	require.Len(t, page.Items, 5)
+	resp, err = list("bob", &page.Items[4].Seq, ptr(5))
+	page = expect[api.ListEvents200JSONResponse](t, resp, err)
+	require.False(t, page.HasMore)
+	require.Len(t, page.Items, 2)
+	require.EqualValues(t, 6, page.Items[0].Seq)
+	require.Equal(t, conv.Id, page.Items[0].ConversationId)
+	require.False(t, page.Items[0].CreatedAt.IsZero())
+
+	resp, err = list("mallory", nil, nil)
+	expect[api.ListEvents404ApplicationProblemPlusJSONResponse](t, resp, err)
+}

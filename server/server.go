@@ -1,0 +1,191 @@
+// Package server assembles Parley's HTTP service: the strict handlers of the generated API, the
+// middleware in front of them (metrics, panics, auth, body limits, spec validation), the
+// PostgreSQL pool and the metrics registry, with one owner that closes them all.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/parleyhq/parley/db/migrations"
+	"github.com/parleyhq/parley/gen/api"
+)
+
+// Config is everything a Server needs; DefaultConfig fills in the limits.
+type Config struct {
+	DatabaseURL string
+	Auth        AuthConfig
+	// Migrate applies pending migrations when the server starts.
+	Migrate bool
+
+	MaxBodyBytes      int64
+	MaxHeaderBytes    int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	DBMaxConns        int32
+}
+
+// DefaultDatabaseURL is a local PostgreSQL, as on a developer's machine.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/parley?sslmode=disable"
+
+// DefaultConfig returns the defaults of every limit.
+func DefaultConfig() Config {
+	return Config{
+		DatabaseURL:       DefaultDatabaseURL,
+		Migrate:           true,
+		MaxBodyBytes:      64 << 10,
+		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   15 * time.Second,
+		DBMaxConns:        20,
+	}
+}
+
+// Server owns the pool, the authenticator and the metrics registry. Build it with New, serve with
+// Serve (or mount Handler), and Close it once.
+type Server struct {
+	cfg      Config
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	auth     *Authenticator
+	registry *prometheus.Registry
+	handler  http.Handler
+}
+
+// New connects to PostgreSQL (failing fast when it is unreachable), migrates when configured, and
+// assembles the HTTP handler. On error everything created so far is closed.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	if cfg.DBMaxConns > 0 {
+		poolCfg.MaxConns = cfg.DBMaxConns
+	}
+	s.pool, err = pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if cfg.Migrate {
+		applied, err := migrations.Up(ctx, s.pool)
+		if err != nil {
+			return nil, err
+		}
+		if len(applied) > 0 {
+			logger.InfoContext(ctx, "applied migrations", "versions", applied)
+		}
+	}
+
+	s.auth, err = NewAuthenticator(cfg.Auth, logger)
+	if err != nil {
+		return nil, err
+	}
+
+	s.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newPoolCollector(s.pool),
+	)
+	handlers, err := NewHandlers(s.pool, s.registry, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.handler, err = s.routes(handlers)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// routes puts the middleware in front of the generated router. Order matters: metrics see every
+// answer, panics become 500s, then authentication (401 before any other check), body limits
+// (413, 415), spec validation (400) and finally the strict handlers.
+func (s *Server) routes(handlers *Handlers) (http.Handler, error) {
+	validate, err := specValidator()
+	if err != nil {
+		return nil, err
+	}
+	r := chi.NewRouter()
+	r.Use(newHTTPMetrics(s.registry).middleware, recoverer(s.logger), s.auth.Middleware(s.logger), bodyGuard(s.cfg.MaxBodyBytes), validate)
+	strict := api.NewStrictHandlerWithOptions(handlers, nil, api.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  requestErrorHandler,
+		ResponseErrorHandlerFunc: responseErrorHandler(s.logger),
+	})
+	return api.HandlerWithOptions(strict, api.ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: paramErrorHandler}), nil
+}
+
+// Handler is the whole HTTP API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry is this server's own metrics registry.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Serve answers HTTP on ln until ctx is cancelled, then stops accepting, lets in-flight requests
+// finish (up to ShutdownTimeout) and returns. It does not Close the server.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close releases what New created, in reverse order. Safe on a partly built server.
+func (s *Server) Close() {
+	if s.auth != nil {
+		s.auth.Close()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+}

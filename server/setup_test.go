@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/db/dbtest"
+	"github.com/parleyhq/parley/gen/api"
+)
+
+// testBundle is what a handler test needs: the handlers over a database of its own.
+type testBundle struct {
+	h    *Handlers
+	pool *pgxpool.Pool
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	pool := dbtest.NewPool(t)
+	h, err := NewHandlers(pool, prometheus.NewRegistry(), discardLogger())
+	require.NoError(t, err)
+	return &testBundle{h: h, pool: pool}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// as is a request context authenticated as user, as the auth middleware builds it.
+func as(t *testing.T, user string) context.Context {
+	return WithUserID(t.Context(), user)
+}
+
+// expect asserts that a handler answered with response type T and returns it.
+func expect[T any](t *testing.T, resp any, err error) T {
+	t.Helper()
+	require.NoError(t, err)
+	got, ok := resp.(T)
+	require.Truef(t, ok, "response is %T, want %T: %+v", resp, *new(T), resp)
+	return got
+}
+
+func (b *testBundle) createGroup(t *testing.T, owner string, members ...string) api.Conversation {
+	t.Helper()
+	title := "group of " + owner
+	resp, err := b.h.CreateConversation(as(t, owner), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{
+		Type: api.Group, Title: &title, MemberIds: members,
+	}})
+	return api.Conversation(expect[api.CreateConversation201JSONResponse](t, resp, err))
+}
+
+func (b *testBundle) send(t *testing.T, user string, conversationID uuid.UUID, body string) api.Message {
+	t.Helper()
+	resp, err := b.h.SendMessage(as(t, user), api.SendMessageRequestObject{
+		ConversationId: conversationID,
+		Body:           &api.SendMessageJSONRequestBody{ClientMsgId: uuid.NewString(), Body: body},
+	})
+	return api.Message(expect[api.SendMessage201JSONResponse](t, resp, err))
+}
+
+func (b *testBundle) addMember(t *testing.T, by string, conversationID uuid.UUID, user string, role api.AddMemberRequestRole) {
+	t.Helper()
+	resp, err := b.h.AddMember(as(t, by), api.AddMemberRequestObject{
+		ConversationId: conversationID,
+		Body:           &api.AddMemberJSONRequestBody{UserId: user, Role: &role},
+	})
+	expect[api.AddMember201JSONResponse](t, resp, err)
+}
+
+func (b *testBundle) events(t *testing.T, user string, conversationID uuid.UUID) []api.Event {
+	t.Helper()
+	limit := 200
+	resp, err := b.h.ListEvents(as(t, user), api.ListEventsRequestObject{ConversationId: conversationID, Params: api.ListEventsParams{Limit: &limit}})
+	return expect[api.ListEvents200JSONResponse](t, resp, err).Items
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func seqs(messages []api.Message) []int64 {
+	out := make([]int64, len(messages))
+	for i, m := range messages {
+		out[i] = m.Seq
+	}
+	return out
+}
+
+func bodies(messages []api.Message) []string {
+	out := make([]string, len(messages))
+	for i, m := range messages {
+		out[i] = m.Body
+	}
+	return out
+}
+
+func numbered(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i+1)
+	}
+	return out
+}
+
+func timeZero() time.Time { return time.Time{} }
