@@ -57,7 +57,10 @@ func NewAuthenticator(cfg AuthConfig, logger *slog.Logger) (*Authenticator, erro
 		ctx, cancel := context.WithCancel(context.Background())
 		jwks, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
 			RefreshUnknownKID: rate.NewLimiter(rate.Every(30*time.Second), 1),
-			HTTPTimeout:       5 * time.Second,
+			// Bounds both the wait for the limiter and the refresh itself: while refreshes are
+			// rate limited, a token with an unknown kid fails at once instead of waiting.
+			RateLimitWaitMax: 5 * time.Second,
+			HTTPTimeout:      5 * time.Second,
 			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 				return func(ctx context.Context, err error) {
 					logger.ErrorContext(ctx, "refresh JWKS", "url", u, "error", err)

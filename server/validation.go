@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,8 +22,8 @@ import (
 )
 
 // bodyGuard reads a request body up to maxBytes and checks what the spec validator cannot: its size
-// (413), its media type (415) and that it is valid UTF-8 (the JSON decoder would silently replace
-// bad bytes). Bodies are small, so holding one in memory is cheap.
+// (413), its media type (415), that it is valid UTF-8 (the JSON decoder would silently replace bad
+// bytes) and that it is exactly one JSON value (the decoder would ignore trailing bytes). Bodies are small, so holding one in memory is cheap.
 func bodyGuard(maxBytes int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -52,6 +53,11 @@ func bodyGuard(maxBytes int64) func(http.Handler) http.Handler {
 				}
 				if !utf8.Valid(body) {
 					writeProblem(w, newProblem(http.StatusBadRequest, "invalid_utf8", "The request body is not valid UTF-8."))
+					return
+				}
+				// One JSON value and nothing after it, nested no deeper than the decoder allows.
+				if !json.Valid(body) {
+					writeProblem(w, newProblem(http.StatusBadRequest, "invalid_json", "The request body is not valid JSON."))
 					return
 				}
 			}

@@ -225,13 +225,16 @@ type CreateConversationRequest struct {
 	MemberIds []UserID `json:"member_ids"`
 
 	// Title Groups only.
-	Title *string          `json:"title,omitempty"`
+	Title *Title           `json:"title,omitempty"`
 	Type  ConversationType `json:"type"`
 }
 
 // EditMessageRequest defines model for EditMessageRequest.
 type EditMessageRequest struct {
-	Body string `json:"body"`
+	// Body 1–4000 characters of UTF-8 text, without NUL characters.
+	//
+	// Example: Hello, team
+	Body MessageBody `json:"body"`
 }
 
 // Event One durable change to a conversation. `message.*` events carry `message`, `member.*` events
@@ -326,6 +329,11 @@ type Message struct {
 	Seq      int64  `json:"seq"`
 }
 
+// MessageBody 1–4000 characters of UTF-8 text, without NUL characters.
+//
+// Example: Hello, team
+type MessageBody = string
+
 // MessagePage defines model for MessagePage.
 type MessagePage struct {
 	HasMore bool      `json:"has_more"`
@@ -357,15 +365,26 @@ type Role string
 
 // SendMessageRequest defines model for SendMessageRequest.
 type SendMessageRequest struct {
-	Body string `json:"body"`
+	// Body 1–4000 characters of UTF-8 text, without NUL characters.
+	//
+	// Example: Hello, team
+	Body MessageBody `json:"body"`
 
 	// ClientMsgId Chosen by the client, unique per sender and conversation; makes retries safe.
 	ClientMsgId string `json:"client_msg_id"`
 }
 
+// Title 1–200 characters, without NUL characters.
+//
+// Example: Launch
+type Title = string
+
 // UpdateConversationRequest defines model for UpdateConversationRequest.
 type UpdateConversationRequest struct {
-	Title string `json:"title"`
+	// Title 1–200 characters, without NUL characters.
+	//
+	// Example: Launch
+	Title Title `json:"title"`
 }
 
 // UserID Example: alice
@@ -9957,87 +9976,88 @@ func (sh *strictHandler) GetMe(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F19b9s2t/8qhO4DtL1Xdmw3aRvnn5t167MO7VakHQo8TW5MS8cWV4lUSMqpF/i7X/CQerVsy81Lt6HA",
-	"MDg2KR6e1985PFRvvEAkqeDAtfLGN14ENASJH8+ohjcsYbqH/zdfhaACyVLNBPfG3hlcZaC0IjSOxTWE",
-	"hHGiIyBBJiVwTa4ZD8V13/M9FUSQUPOEhHGWZIk3HvieXqbgjT3GNcxBequVX1nzDBLKOOPzLevGMNN3",
-	"vKiClo2+h0DwUJGMaxbjanYVIs14td9ioOWydzrTIDcvpAW5pkyTKcyEBKLlkvE5oXPK+F6Lffz4sXea",
-	"6Qi4ZgHVsL7ihwjID0AlSBJENI6Bz4E8Pnv1kjx7fjR4Ul/NraC0NHJZmRVSKmkC2qkMbus9XLXsTFOp",
-	"CTW/Ex0xRRRcmYcz8+NVBnLp+R6niXk+jrpUcFVbfCZkQrXd4LNDz9+19x+Qd63E/MTDgrU7aLHD9iBm",
-	"2ErMS8EXIBU1BLz+sV0MQWXMI0VYaGiCLzRJY/O4wezFjIZH0154HEx7h8+OZz06fHbUez548ez589GL",
-	"46MB5JtIqY7KPVQffMlCz/ckXGVMQuiNtcygdWNZhiObIve9l5lUQrZvYcLhi74McMSEiBnaSiphwUSm",
-	"SErnsInPdk5dt+mXN8DnOvLGo8EAWZz/PWwjbIOXekfnQBT7c+PSMc6rrhzCjGax9sZHZln6xUo2J2Kb",
-	"nFvVzXAmAaXoHB6hspFrpiPGCdOqJvWawA9HrcK0mthBgB0183cF8vWP78waa4SfkkyBJCz0CVWEaULT",
-	"FKhU6HPFZ+DqEZmobDrptyuemb1L4f4lYeaNvf86KOPQgf1VHVjarKORoFLBFaCf+YGGLgiYvwLBNXD8",
-	"SNM0Np6OCX6QSjGNIfmfP5TZzE3JWTMjtHxY0JiFl9I9y/dC0JTFxu5FuBwTJ3titYzEqH6EKXI4GAyM",
-	"sKQUxvN9uvFmDOLQTcQNU1zW2/6I1YXvKU11przxodEvzTRa+2tLGilJc7LLJB+nVMawHLsNjpvbWHXl",
-	"7zv7AMvgdZ11zzPEJjQ2igUhEZK49U7IxO5/QhRdKnIdsSAiyAdCeUiuo2Xfs75vFrNgH1HdKfmBW1+h",
-	"2dXAgmE9IJGvhJyyMAT+0FQGJuhKw2NKEkimIMk00yShS8KFJqHAEIU0vuYaJKfxT4brD0nnKScZhy8p",
-	"BBpCMqMsziSQx5RMs/mTE2KNRhEqIUdjCuQC5CNFYjH3CYcFSBKBtLz+VehXIuPhQ27hV0FUFkQGsYlM",
-	"BuAbRdY1/ht2FzIQsxbvvPK9d3QZCxp+EOINlXP4VjptvIyhOTZEmI3QKt8JDQJItdWa9yAXLIDfOV1Q",
-	"FtNp/KBEn5IQUuAh8AAJDsU1PzGA1qJZElMN0oSPauJRh8htK7vRB9WhuPoHId5SvsxThIfcqkkjCIIJ",
-	"CJs7Wk+ltu6qMXxzYtTtKeWU9myn61PM8PUUZi/5/M5ppiMh2Z/w0PaPiAXtntrPxmx0bvkY0hpia0uf",
-	"tu12bbzbssrSVEgN4VsIGf2Agfzb+g2z40l1VbPapI+I0D0S87kwfIv+sIK2aBgyM4XG76RIQWpmMNmM",
-	"xgp8L618deNJEUMNT3vWuxrkxA0k/eTRMGHcoFT7w8UasPcLFNkVLFbR5qdidvlkMf0DAlTklxEEn987",
-	"+HVT0CQ+GyQorg1dIVPGZYatlFWzuibClEA1hJcIxUeD0bPecNgbPf8wHIwH5r//eH4xZro0SW/MAszf",
-	"wu65XkyVxtR0PBzlLLwMRGaU6mmJJd/QjAdRCSHnUmSp53tZGm6k8QhpXDUlWt1WJdcwz+lploDXwqXq",
-	"NruJ0HJhZzJaZUBbzmUyLZeDNnJrE3WUJrAwIPDxIC8GUL7EisdepYYm4292jHZSWcu1psoQMxOShExC",
-	"oGs0Y42pmRCvsUM7z7KNx1WdRU+0qitCN6k2jKyUTk3cflVfastURNfgX6udVmg26byhsq6XTENS/9CV",
-	"B++zJKFyWbLPo1JS/LtSzGgpK0hAgV1HwElitKcmLzITcSyuT0hKlU2dFZm4wkh/Nz9xF7tYkZNunHIc",
-	"/zbDPLTrvr2V32QiisQVKnax8K0blhuhBBrmlrin+WQcJxfmU+ezW0iRmRQJEToCqVwdcVJbeWLDuUlC",
-	"MHGCGBwQ27dyWJVEfXMNYtcFdNEQUR7r89BiTdvznQ9uDSpoMtWHfF3wdVbFQtXuHZGVLt1RfXLa5nYI",
-	"pwkoAl9ooOMlETyfZqLqST1/Ouc0vqbLSh5LeYh57NTAYqVt8YAL3T83kbWTpZYRIaFfXtsZw4rvK2x1",
-	"g1f9t2GzIoLHyzYPurWk+LX+tKFBzi1WxNFm1z+FTDtV/zpxY92pXjU9HHQpm1ZpxYe0kreANuP8jQMJ",
-	"M2kQEgkiyudAtCC0njaTifMp/f+e2JCrSEClXBY/THzz0fCnHHLOizHmBzOk9lQXTCb4KAaq/vPE6lid",
-	"RTTQYh8k6dcq5/soQnPuZUc88zXwyiHnnf4aR+H4fR38Trc+bMU5HYwH1arVatbPLKz/ddZUiLLGs42a",
-	"2w4aIqouTeSuHG1NhYiBovz2gxTWQNZARGtc98uVN1LcDBy5CbndeoUcc0OofONCX+F0+jQMq39KSMQC",
-	"v2izqNag9IpBHBZ1xzobXeW76Rs+RiBhTKjNOXGQTygpDgxtIm5T536bYucl9JsdTsuuX4xvY+nPQGMd",
-	"Ybq3IRpiJdhkC0CDqFKzOiGTPAWcWKzHipJBIPiMzTNpUUadKalQei5hNxStpKC4r5DtN6fBjGLd/Fmb",
-	"2XEGqZB6XZ5BwaZtRNRYuipPMRppdFYpO17sCj/uGW0kv6Xy8xnUjn32CI5fA0ybtMFVO2EtjuX+KhZv",
-	"C2dfX/EPwfieceO2sD0v7mzb4ZkZc2clHLemX9ltcxubefaGKX3bvLEMoh28fDspReyt1IosdPN+hjgW",
-	"PtFAE+OaYwZcXyZqjozzns+GwYgeQ28w9FrARdeS0ba61JGrS+HzjqcjOA6evugdTYe0dzgbQO+YvnjW",
-	"G84GwRGM4DkdDjEq89DJtihhuYrUahNEbTRjJKk2qUUAmE+4IIZnBWUKt4Zq16FTnV81IPzscCfUfyi0",
-	"5va01xwI2b5TOu6gIr2ukPhrwGBbtWgTwCtJasrUz8/WdyA+Z2T3j/kqEPn2qC8v4K8XBjk5e/WSHB8e",
-	"PSfubMCduK6jDtvXsFZCoUHEOPSMlzSB+MSgHZOy0UAKpYiRQ15jLPuNuNCXMzymbVVj2ydx06Ktriei",
-	"IxMryLKlBFeiiqIN5+j4uKJth4PtRdaNOX3zmPL3s9e2gGRLHsYVfWY8NJDQcX132c4lJ3bxgnjfiqVN",
-	"6AbRGCDXoqi3C89bq1itlLhoXoC3a47nNB3OZ94DD79B6aLF5ddl+jISCjiZLm2dCgf7JOPsKgOSgiTW",
-	"1WCZquqNTkhCP4MiEjQWFhSdQSMG7QwozWy2zZG1ieF3zMFuX/wr9H/fJrqaOuNDWsm04aAKY4roX1lx",
-	"OHrRXDGlWoM04vm/T6e9/9Den4Pecf9y/L+9i5uhPxy9WP2r1cwUBJlkevneuA2nNti2eprZzjX716vc",
-	"SH75+CFv6bNtnObX8smR1qk9K2V8JtqaBmUMS9uVYz1Vb8ak0j6RQGMMuw6pMD4nUxp8Bh6O60cAfl5c",
-	"tYVQV8c+52IBkvz84cM7n8RsAQbmsAXIJcEfPsL0vQg+g1b9c37Of8JfJgeL4YRIkWkgHCBUZHLqjtFx",
-	"rXHew3ueDQZPg18+fsAPMKnWaB+pvJ3P7Mt8j6fgj9Q5t018BN2w7eOZbDqSntjuYBOOntiGKkqSRoAh",
-	"E+PxJv1zflovJ6ODDQXY/Bm+MKWROYLDjmacqTArcXUNkhwODm15z2gcV6jnruPwNKVBBL1Rf1CJArk0",
-	"T9+99nzPRTtv7A37AztOpMBpyryx97Q/6D/1UE0jVLKDCPPcP83nue2WMHZmG3kN6P03aJsKe40exdFg",
-	"sOWUf7/T/VrCvuGIP5UiAKVQZ41C9Wt2440/Xfieyk+MvDdsARyUiU6azhW6/HxfyrswUw8S4wADtW3r",
-	"b92QnXvX8EUfpDFljV23tJQ3z9lEAjqCTBHzDAJfUqHQDRIbEbfvszLdbcceCWPXt1xYn7CJAU4v+rmw",
-	"NnHhtxT46bvXP4ogS8x+b6kJ7X7eNs42XHG7Kjh6SOgI2s6iDxH2Zdmh2On7y/vfft3GF2Pny60mYYAN",
-	"c/r1zazCELEkWlhJYzPc0eDpgy1/SvJg2tIDd2ctb1sEWwjBLztfN9U5t4l7MTyoBbaNgn/DlH5ZG1m/",
-	"ILLheLoccpD3u+0c6G4hrC7uUb/W2g5ahZzSOTK00a6x8r1DS0vbEgXNB5VWdpwy3D2l1kNnJo2Od09q",
-	"NkaiMXSgr950XJrQ9lktTaeoqRWnU4ElTdgklCYSAuCa0ECzBdNLgvCroqV1jbxY+Vj63nCzxsKKKQQi",
-	"z+0wv/maU2/C+DmflKe5kxOC9Qi8oNX6NNuWEKPTtJhHkSnoawDXs0sTIPpa4OPVOZegM8mxaQTNdjQY",
-	"EMaVBorZaLkaR6osFKob4noPgbuDAUr/4LKtHSbigL09LrFdC+Mbb0HjDJrdBZ+8qZhW8gQ33Ajctjls",
-	"n+h7AZUixgds7VhbrTrfbNjcRLGqZzkmqq4eyIdsCtdtSlNREFXRjroeQYh+ZmSdxoPRWyP0miriCnIP",
-	"6/SGHdxQs1sf5x11WaylZfdv6mmtKTSaMrY40raIf3DTKNeutoG/Nb/zDW1r7QLHg+nn4HD3pOImzN9U",
-	"t37j0FWt9kWCjRuzBuilVAfRusat18y+NthVKmcuBJHFqPt1us3Fu79g0HHdHt/SQDpoYHkt76tM6nuM",
-	"6GbHZ2AgL6EEgVY9wD9GqIzdOmHC+JNbh44D2+BXiSCNA2HbIkhVADzE8uqSKLjyTe4qLfK17b/FewIm",
-	"5LG7YkLsKwvW01L70L3z0eKFBh1SUpe73mdGWjazbU1FLYO/h7v7SFrzdld7dyQWc8PwjeDKqfodhL+O",
-	"tuWOHLaWaN66MfeoqJWemw3xxxHq20ycuNMVHdkTuz8E40SzBL4r8X0ocX4wtU11c026G+jmajN1ZSyu",
-	"F94GsNk+tPJmYdFr5oV0Ad3R29pdx06gbXjHJrPJXDhcO6n940DaoIMNFe+Q+I7qulv6aRiWZ6h4L2M/",
-	"eFd6gP2Cz8GNs8GVBXcxtL156pTbFfGKkG1JL/zSNNN4AlxUag19tgaLc9RJ5afKfMqXgkP/nH+MXHHV",
-	"DomBLkAVDMCKrNIsjklEVRmKzIRY8Dko3VOaWvRpiXwspD1FOedc2O82jLdPe9JSbW4p1J4h3RUnWHMu",
-	"h5veJYQSZYrMzW7/af7gb2hpb4x+kcdLkUkF8eyJUddcJXNxdTK024ba3VlK5X1Pe4BK27uyMWX7yHRU",
-	"zcesaSCmIxN8JcakaIBx2RvTJ/Z4Y1K+Ys3Ni2k57ZwX89wl7WIiB2Y8Qj4Hb3Q3F+sTvDSILS359cRK",
-	"XnnOFVydkEnemVm8yQjs5UizXsyATGEpeGjfZobNyda52MK98aLm27BPfrTdvRWi7RuzCFVEi2SqtOCg",
-	"yGPAnuepCJc+mZQtwROiQD9p8xMWtjsp3GcSW74176+R8VabebfmvIXEvycMd+zc8AV6OpIim0ckYkoL",
-	"uaw5L6eWd5oo1MX8OoQkFUabtjVumsRxUmu1nIyJhLQ4nTXzSH68qiMo7LTirgSH/DzLL85ffVzLvsbK",
-	"/oiNgfi2TmIRx5rJVtpib5PeVC+H7LwWgndHxjyL485pT0v37gNXq4s2+rbMh6mmSPHEEV+9YAPCSUV4",
-	"lcsjVsz3cEK6ldzy/gpSqYV86GPR7zXye3KDxlAQzeUm3eIA98RTBzcKrrYmSQgorPMqXZV9aVXeCeDg",
-	"A1FZEGBrMLpFvIyPbbQR4/P1mrhFKlX/1C3zKOyLloDmewby7bXTyrNUEx9zXqs5haDIYxs5fbItF7mz",
-	"cL4bQCLO3HyyW3kpxh2GUBPFl4LDnoGy5Q0df6VACcReE8wV4HuZ8Htg6+Y6jGJX4ovzEfjOnCe3CnMm",
-	"PuHFtlsnBdmGxk6zAinuA1h8nogFKLySc01lqE4I5UTEIaYNV3klkOGLu7CaQJhaD4/56wZu43bw3t7h",
-	"qLODab7i4IG9S3kXceubih+pBtfzd/rbAd/B7j/CJxhdXHtxohV8ltqzBPc+nu2tIAlsvz10v2fQOzWZ",
-	"hcA108v+36L3viahj5GoX5mrCCPflpFD/X5I/dbkpwt8/zzeg7K+uc6rWAQ0JiEsIBZpgu/KnCT0MxCZ",
-	"8YmJDZmM3WXK8cHBcPS8P+gP+sPxi8EL+2p7R1BxPa8gzGDDln+dQlV/yKvita9cDKp851osKt9ULrCs",
-	"Llb/HwAA//8=",
+	"7H3/btu4sv+rEPoeoO33yI7tJm3j/HOz3e3ZLtrdIk1R4DQ5MS2NLW4lUiEpJ97AwH2H+4b3SS44pGRJ",
+	"lm25+dHdRYDFwrFJcTg/PzMcqjdeIJJUcOBaecMbLwIagsSPJ1TDO5Yw3cH/m69CUIFkqWaCe0PvBC4z",
+	"UFoRGsfiCkLCONERkCCTErgmV4yH4qrr+Z4KIkioeULCOEuyxBv2fE/PU/CGHuMapiC9xcIvrXkCCWWc",
+	"8emGdWOY6DteVEHDRj9CIHioSMY1i3E1uwqRZrzabTHQct45nmiQ6xfSglxRpskYJkIC0XLO+JTQKWV8",
+	"p8U+f/7cOc50BFyzgGpYXfE0AvIDUAmSBBGNY+BTIE9P3rwmL14e9J5VV3MrKC2NXBZmhZRKmoB2KoPb",
+	"+giXDTvTVGpCze9ER0wRBZfm4cz8eJmBnHu+x2lino+jLhRcVhafCJlQbTf4Yt/zt+39B+RdIzE/8bBg",
+	"7RZa7LAdiOk3EvNa8BlIRQ0Bb39sFkNQGvNEERYamuCaJmlsHtebvJrQ8GDcCQ+DcWf/xeGkQ/svDjov",
+	"e69evHw5eHV40IN8EynV0XIP5QdfsNDzPQmXGZMQekMtM2jcWJbhyLrIfe91JpWQzVsYcbjWFwGOGBEx",
+	"QVtJJcyYyBRJ6RTW8dnOqeo2vX4HfKojbzjo9ZDF+d/9JsLWeKkPdApEsT/WLh3jvPLKIUxoFmtveGCW",
+	"pddWsjkRm+TcqG6GMwkoRafwBJWNXDEdMU6YVhWpVwS+P2gUptXEFgJsqZmfFMi3P34wa6wQfkwyBZKw",
+	"0CdUEaYJTVOgUqHPFV+BqydkpLLxqNuseGb2NoX7h4SJN/T+394yDu3ZX9Wepc06GgkqFVwB+pkfaOiC",
+	"gPkrEFwDx480TWPj6Zjge6kU4xiSf/6uzGZulpw1M0LLhxmNWXgh3bN8LwRNWWzsXoTzIXGyJ1bLSIzq",
+	"R5gi+71ezwhLSmE835cbb8IgDt1E3DDFZb3Nj1ic+57SVGfKG+4b/dJMo7W/taSRJWlOdpnkw5TKGOZD",
+	"t8FhfRuLtvz9YB9gGbyqs+55htiExkaxICRCErfeERnZ/Y+IonNFriIWRAT5QCgPyVU073rW901iFuwi",
+	"qjslP3DrKzS7ClgwrAck8o2QYxaGwB+aysAEXWl4TEkCyRgkGWeaJHROuNAkFBiikMa3XIPkNP7JcP0h",
+	"6TzmJONwnUKgISQTyuJMAnlKyTibPjsi1mgUoRJyNKZAzkA+USQWU59wmIEkEUjL61+FfiMyHj7kFn4V",
+	"RGVBZBCbyGQAvlFkXeG/YXchAzFp8M4L3/tA57Gg4akQ76icwvfSaeNlDM2xIcJshJb5TmgQQKqt1nwE",
+	"OWMBfOJ0RllMx/GDEn1MQkiBh8ADJDgUV/zIAFqLZklMNUgTPsqJRxUiN63sRu+Vh+Lqp0K8p3yepwgP",
+	"uVWTRhAEExDWd7SaSm3cVW34+sSo3VOWU5qznbZPMcNXU5id5POJ00xHQrI/4KHtHxEL2j21n43Z6Nzy",
+	"MaTVxNaUPm3a7cp4t2WVpamQGsL3EDJ6ioH8+/oNs+NReVWz2qiLiNA9EvO5MHyP/rCEtmgYMjOFxh+k",
+	"SEFqZjDZhMYKfC8tfXXjSRFDBU971rsa5MQNJP3i0TBh3KBU+8P5CrD3CxTZFiyW0eaXYvbyyWL8OwSo",
+	"yK8jCL5+dPDrpqBJfDVIUFwZukKmjMsMGykrZ3V1hCmBaggvEIoPeoMXnX6/M3h52u8Ne+a/f3t+MWY8",
+	"N0lvzALM38L2uV5MlcbUdNgf5Cy8CERmlOr5Eku+oxkPoiWEnEqRpZ7vZWm4lsYDpHFRl2h5W6Vcwzyn",
+	"o1kCXgOXyttsJ0LLha3JaJkBTTmXybRcDlrLrU3UUZrAzIDAp728GED5HCseO5Ua6oy/2TLaSWUl1xor",
+	"Q8xESBIyCYGu0Iw1pnpCvMIO7TzLJh6XdRY90aKqCO2kWjOypXQq4vbL+lJZpiS6Gv8a7bREs0nnDZVV",
+	"vWQakuqHtjz4mCUJlfMl+zwqJcW/S8WMhrKCBBTYVQScJEZ7KvIiExHH4uqIpFTZ1FmRkSuMdLfzE3ex",
+	"jRU56cYpx/FvE8xD2+7bW/h1JqJIXKFiGwvfu2G5EUqgYW6JO5pPxnFyYT5VPruFFJlIkRChI5DK1RFH",
+	"lZVHNpybJAQTJ4jBAbFdK4dlSVQ3VyN2VUDnNRHlsT4PLda0Pd/54MaggiZTfsi3BV9nVSxUzd4RWenS",
+	"HdUlx01uh3CagCJwTQMdz4ng+TQTVY+q+dMZp/EVnZfyWMpDzGPHBhYrbYsHXOjumYmsrSx1GRESev3W",
+	"zuiXfF9hq4VXbWcJpzh8cV7HSv8yYlFE8NjWLr7No9Z0yDnGkkCaLPunkGmn7N8mcKw8tTPbH8zQOpk4",
+	"v5GyGTRZ5m8cSJhJA49IEFE+BaIFodWcmYycQ+n+/5GNt4oEVMp58cPINx8Na5ZDzngxxvxghlSe6iLJ",
+	"CB/FQFV/HlkFq3KHBlrsAiP9Stl8Fx2oz71oCWa+BVs52LxV6jgKx+/q3bf69H4jyGlhN6hWjQazemBh",
+	"na8zpEKUFZ6t1dxmxBBRdWHCdulcayxEDBTltxuesAaygiAag7q/XHktxfWokZuQ261XyDE3hNI3Lu4V",
+	"/qZLw7D8p4REzPCLJotqjEhvGMRhUXSsstGVveu+4XMEEoaE2oQTB/mEkuK00GbhNm/uNil2Xj+/2YKU",
+	"7PrF+CaW/gw01hHmemtCIZaBTaoANIhKBasjMsrzv5EFeqyoFwSCT9g0kxZiVJmSCqWnErbj0FL+ifsK",
+	"2W5zaswo1s2ftZ4dJ5AKqVflGRRs2kREhaWL5RFGLYfOSjXH822Y1z2jieT3VH49gcqZzw5x8VtQaZ02",
+	"uGwmrMGx3F+54n3h7Ksr/i4Y3zFu3Baz55WdTTs8MWPurH7j1vRLu61vYz3P3jGlb5s0LoNoCy/fTEoR",
+	"e0uFIovavJ8hjoVPNNDEuOaYAdcXiZoi47yXk34woIfQ6fW9BnDRtl60qSh14IpS+LzD8QAOg+evOgfj",
+	"Pu3sT3rQOaSvXnT6k15wAAN4Sft9jMo8dLIt6leuHLVYh05rnRhJqk1eEQAmEy6I4UHBMn8r1T32e42F",
+	"jxq/Kr0DL/a3tA48HFpze9ppDoRs1yktd1CSXltI/C1gsKlUtA7gLUmqy9TPD9a3IL5ygrOibf3//e//",
+	"MRpk0hVJAw1Smaj/6fRN5xXRcK19PCIWmSa/fnpXGlXtxKna6op2VpUtpVqDNKv/58t/zs6ue73zf/6j",
+	"SRyO8vtHqyVwf3u8mp87rNYzOTl585oc7h+8JO5Iwx0Ur+Il246xUvmhQcQ4dIx/NxDiyOA0k2zSQAql",
+	"iNGgvDS6FA4X+mKCp8uNBmjbO24a7My1crRkYgkTN1QOl3io6B46ODws2cl+b3NteG1pt366+unkra17",
+	"2UqNcaJfGQ+NWjuub682urTKLl4Q71uxNAndYDEDQRsU9XbAYmPxrZESh0MK2HnF8XipxbHSR+Dhw9Zb",
+	"GuJUVZyvI6GAk/HcVtZwsE8yzi4zIClIYv0jFtbKLvSIJPQrKCJBYzVE0QnUAudqFGzpmOqpeZNXbpLM",
+	"afMxh3HBg4oHbudzizOszV2Brb3tJ8x3b19lLSy2RbWxbnb4bRPvXMAtA8UCX5X23x+82rT/486/aeeP",
+	"XuewezH8r875Td/vD14tmkWsIMgk0/OPhmKn3tgVfJzZxkD715vcmH/5fJp3TNouWfPr8smR1qk9imZ8",
+	"Ipp6MmUMc9v0ZJnUmTCptE8k0BiBjcOCjE/JmAZfgYfD6gmLn9eubZ3ZHROccTEDSX4+Pf3gk5jNwABJ",
+	"NgM5J/jDZxh/FMFX0Kp7xs/4T/jLaG/WHxEpMg2EA4SKjI5dlwKuNcxbpM+yXu958MvnU/wAo3IJ/InK",
+	"uyXNvsz32GTwRJ1x2yNJMFzYNqnRuhP/kW2+NmHzme1XoySpBUIyMp551D3jx9VqPQaCUICtUMA1UxqZ",
+	"Izhs6XUaC7MSV1cgyX5v3xZQjcZxhdrtGjqPUxpE0Bl0e6VolUvz+MNbz/dcVDam3u3ZcSIFTlPmDb3n",
+	"3V73uYdqGqGS7UVYSfjDfJ7aZhRjXbZP2qQV/wJtiw1erQV00OttaKLYrXmiUhJZ00GRShGAUqizRqG6",
+	"Fbvxhl/OfU/lB3LeOzYDDspEUU2nCkNTvi/lnZupe4nx1oHatPX3bsjWvRvwupfGlNV23dCxXz/GFAno",
+	"CDKFAJjAdSoUOj9iI/fmfZamu+3YE3dsqpcz6xPWMcDpRTcX1jou/JYCP/7w9kcRZInZ7y01odm7277k",
+	"mituVgVHDwkdQZtZdBph25sdio3Uv3z87ddNfDF2Pt9oEgaAMadf380qDBFzooWVNB6XHfSeP9jyxyQP",
+	"pg0thnfWUbhBsIUQ/GVj8bpK8iZxz/p7lcC2VvDvmNKvKyOr92/WnHkuh+zl7YRbB7pLHovze9Svla6O",
+	"RiGndIoMrXXDLHxv39LStERB817ppgBO6W+fUmlRNJMGh9sn1ftO0Rha0Fft6V6a0OZZDT29qKklp1OC",
+	"JXXYJJQmEgLgmtBAsxnTc4Lwq6SlVY08X/h4uLDm4pKFFWMIRJ6DYh72LU0FhPEzPloelY+OCFZ88P5b",
+	"49Ns10eMTtNiHkXGoK8AXEs0TYDoK4GPV2dcgs4kx54cNFuTjTCuNFDMmpercaTKQqGqIa62aLgrLqB0",
+	"XnnaYiIO2NsDKdsUMrzxZjTOoN688cUbi3EpT3DDjcBtF8nmib4XUClifMDGhsDFovXFkfU9KotqlmOi",
+	"6uKBfMi6cN2kNCUFUSXtqOoRhOhnBtZpPBi9FUKvqCKu5PmwTq/fwg3VL0PgvIM2izV0RP9FPa01hVrb",
+	"ywZH2hTx925qBfHFJvC34ne+o22t3I95MP3s7W+fVFw0+ovq1m8c2qrVrkiwdiHZAL2U6iBa1bjVStm3",
+	"BrtSvcyFIDIbtL+tuL5k9ycMOq6f5nsaSAsNXN56/CaTeowR7ez4BAzkJZQg0KoG+KcIlbEfKkwYf3br",
+	"0LFnWyhLEaR25G6bMKkKgIdYXp0TBZe+yV2lRb62u7p4DcOIPHU3eIh9I8RqWmofunM+WrwvokVK6nLX",
+	"+8xIl+2CG1NRy+DHcHcfSWveUGyv5sRiahi+Flw5Vb+D8NfSttyRw8YSzXs35h4VtdTVtCb+OEJ9m4kT",
+	"d7qiI3u8+LtgnGiWwKMS34cS5wdTm1Q316S7gW6uNlNVxuL25m0Am+30W17cLLr5vJDOoD16W7lK2gq0",
+	"9e/YZNaZC4crJ7W/HUjrtbCh4hUdj6iuvaUfh+HyDBVvvuwG75YeYLfgs3fjbHBhwV0MTS/2OuZ2RbyB",
+	"ZZv+C780zjSeABeVWkOfrcHiHHVU+qk0n/K54NA9458jV1y1Q2KgM1AFA7AiqzSLYxJRtQxFZkIs+BSU",
+	"7ihNLfq0RD4V0p6inHEu7HdrxtunPWuoNjcUak+Q7pITrDiX/XWvakKJMkWmZrd/N3/wF7S0d0a/yNO5",
+	"yKSCePLMqGuukrm4WhnabUPt9iyl9DqtHUCl7V1Zm7J9Zjoq52PWNBDTkRG+cWRUNMC47I3pI3u8MVq+",
+	"wc7Ni+ly2hkv5rk78MVEDsx4hHwOXpivL9YleCcTW1ry25+lvPKMK7g8IqO8g7R4URTYu6dmvZgBGcNc",
+	"8NC+LA7bv61zsYV740XNt2GX/Gj7p0tE2xeSEaqIFslYacFBkaeAXeVjEc59Mlo2XY+IAv2syU9Y2O6k",
+	"cJ9J7PKlhH+OjLfcdLwx5y0k/pgw3LFzw/cT6kiKbBqRiCkt5LzivJxa3mmiUBXz2xCSVBht2tRlahLH",
+	"UaX/czQkEtLidNbMI/nxqo6gsNOSuxIc8vMsvzh/9XEt+5Yw+yM2BuLLUIlFHCsmW2rfvU16U75+s/Xi",
+	"DXb8D3kWx63TnoYu4weuVhft/k2ZD1N1keKJI77ZwgaEo5LwStdzrJjv4YR0I7nLG0JIpRbyoY9FH2vk",
+	"9+QGjaEgmstNusEB7oin9m4UXG5MkhBQWOe1dFX2nWB5J4CDD0RlQYCtwegW8XUH2EYbMT5drYlbpFL2",
+	"T+0yj8K+6BLQPGYg3187rTyXauJjzms1pxAUeWojp0825SJ3Fs63A0jEmetPdktvHLnDEGqi+Fxw2DFQ",
+	"Nrz+5M8UKIHYi5i5AjyWCR8DWzvXYRS7FF+cj8BXDD27VZgz8Qkv4N06KcjWNHaaFUhxH8Di80TMQOGV",
+	"nCsqQ3VEKCciDjFtuMwrgQzfi4bVBMLUanjMX+hwG7eD9wv3B60dTP0lEg/sXZZ3Jje+CPqJqnE9/ycT",
+	"7IBHsPu38AlGF1feS2kFn6X2LMG98WhzK0gCm28P3e8Z9FZNZiFwzfS8+5fova9I6HMkqlfmSsLIt2Xk",
+	"UL0fUr01+eUcX++P96Csb67yKhYBjUkIM4hFmuCrSEcJ/QpEZnxkYkMmY3eZcri31x+87Pa6vW5/+Kr3",
+	"yv7LAY6g4npeQZjBhg3/+Icq/5BXxStfuRhU+s61WJS+KV1gWZwv/i8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

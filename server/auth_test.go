@@ -1,0 +1,246 @@
+package server
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+)
+
+func claimsFor(user string) jwt.RegisteredClaims {
+	now := time.Now()
+	return jwt.RegisteredClaims{
+		Subject:   user,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+	}
+}
+
+func sign(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jwt.Claims) string {
+	t.Helper()
+	token := jwt.NewWithClaims(method, claims)
+	if kid != "" {
+		token.Header["kid"] = kid
+	}
+	s, err := token.SignedString(key)
+	require.NoError(t, err)
+	return s
+}
+
+func TestHS256Tokens(t *testing.T) {
+	t.Parallel()
+	secret := []byte(testSecret)
+	auth, err := NewAuthenticator(AuthConfig{Secret: secret, Issuer: "https://id.example", Audience: "parley"}, discardLogger())
+	require.NoError(t, err)
+	t.Cleanup(auth.Close)
+
+	good := func() jwt.RegisteredClaims {
+		c := claimsFor("alice")
+		c.Issuer = "https://id.example"
+		c.Audience = jwt.ClaimStrings{"parley"}
+		return c
+	}
+	user, err := auth.Authenticate(sign(t, jwt.SigningMethodHS256, secret, "", good()))
+	require.NoError(t, err)
+	require.Equal(t, "alice", user)
+
+	minted, err := IssueToken(secret, "bob", "https://id.example", "parley", time.Minute)
+	require.NoError(t, err)
+	user, err = auth.Authenticate(minted)
+	require.NoError(t, err)
+	require.Equal(t, "bob", user, "parley token mints what serve accepts")
+
+	attacks := map[string]func() string{
+		"AlgNone": func() string {
+			return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", good())
+		},
+		"WrongSecret": func() string { return sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-enough-length!!"), "", good()) },
+		"HS512": func() string { return sign(t, jwt.SigningMethodHS512, secret, "", good()) },
+		"Expired": func() string {
+			c := good()
+			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"NotYetValid": func() string {
+			c := good()
+			c.NotBefore = jwt.NewNumericDate(time.Now().Add(time.Hour))
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"NoExpiry": func() string {
+			c := good()
+			c.ExpiresAt = nil
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"WrongIssuer": func() string {
+			c := good()
+			c.Issuer = "https://evil.example"
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"WrongAudience": func() string {
+			c := good()
+			c.Audience = jwt.ClaimStrings{"someone-else"}
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"EmptySubject": func() string {
+			c := good()
+			c.Subject = ""
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"SubjectWithSpaces": func() string {
+			c := good()
+			c.Subject = "alice smith"
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"SubjectTooLong": func() string {
+			c := good()
+			c.Subject = strings.Repeat("a", 129)
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"Oversized": func() string {
+			c := good()
+			c.ID = strings.Repeat("x", 10<<10)
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		},
+		"Truncated": func() string {
+			s := sign(t, jwt.SigningMethodHS256, secret, "", good())
+			return s[:len(s)-4]
+		},
+	}
+	for name, token := range attacks {
+		_, err := auth.Authenticate(token())
+		require.Error(t, err, name)
+	}
+	_, err = auth.Authenticate(func() string {
+		c := good()
+		c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
+		return sign(t, jwt.SigningMethodHS256, secret, "", c)
+	}())
+	require.ErrorIs(t, err, errTokenExpired)
+}
+
+// jwksServer serves a key set that a test can change, counting fetches.
+type jwksServer struct {
+	mu      sync.Mutex
+	keys    []jwkset.JWKMarshal
+	fetches int
+	*httptest.Server
+}
+
+func newJWKSServer(t *testing.T) *jwksServer {
+	s := &jwksServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.fetches++
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(jwkset.JWKSMarshal{Keys: s.keys})
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) add(t *testing.T, public any, kid string, alg jwkset.ALG) {
+	t.Helper()
+	jwk, err := jwkset.NewJWKFromKey(public, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: alg}})
+	require.NoError(t, err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, jwk.Marshal())
+}
+
+func (s *jwksServer) fetchCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fetches
+}
+
+func TestJWKSTokens(t *testing.T) {
+	t.Parallel()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	edPublic, edKey, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+
+	jwks := newJWKSServer(t)
+	jwks.add(t, rsaKey.Public(), "rsa-1", jwkset.AlgRS256)
+	jwks.add(t, ecKey.Public(), "ec-1", jwkset.AlgES256)
+	jwks.add(t, edPublic, "ed-1", jwkset.AlgEdDSA)
+	// No alg in the set: the key type alone decides which algorithm it verifies.
+	jwks.add(t, rsaKey.Public(), "rsa-noalg", "")
+
+	auth, err := NewAuthenticator(AuthConfig{JWKSURL: jwks.URL}, discardLogger())
+	require.NoError(t, err)
+	t.Cleanup(auth.Close)
+
+	for name, token := range map[string]string{
+		"RS256":      sign(t, jwt.SigningMethodRS256, rsaKey, "rsa-1", claimsFor("alice")),
+		"ES256":      sign(t, jwt.SigningMethodES256, ecKey, "ec-1", claimsFor("alice")),
+		"EdDSA":      sign(t, jwt.SigningMethodEdDSA, edKey, "ed-1", claimsFor("alice")),
+		"RS256NoAlg": sign(t, jwt.SigningMethodRS256, rsaKey, "rsa-noalg", claimsFor("alice")),
+	} {
+		user, err := auth.Authenticate(token)
+		require.NoError(t, err, name)
+		require.Equal(t, "alice", user, name)
+	}
+
+	publicDER, err := x509.MarshalPKIXPublicKey(rsaKey.Public())
+	require.NoError(t, err)
+	otherRSA, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	for name, token := range map[string]string{
+		// The classic confusion: HMAC keyed with the RSA public key the server publishes.
+		"HS256WithRSAPublicKey":      sign(t, jwt.SigningMethodHS256, publicDER, "rsa-1", claimsFor("alice")),
+		"HS256WithRSAPublicKeyNoAlg": sign(t, jwt.SigningMethodHS256, publicDER, "rsa-noalg", claimsFor("alice")),
+		"PS256OnRSAKey":              sign(t, jwt.SigningMethodPS256, rsaKey, "rsa-noalg", claimsFor("alice")),
+		"RS512OnRSAKey":              sign(t, jwt.SigningMethodRS512, rsaKey, "rsa-noalg", claimsFor("alice")),
+		"WrongKeyForKid":             sign(t, jwt.SigningMethodRS256, otherRSA, "rsa-1", claimsFor("alice")),
+		"AlgNone":                    sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "rsa-1", claimsFor("alice")),
+	} {
+		_, err := auth.Authenticate(token)
+		require.Error(t, err, name)
+	}
+}
+
+// A token signed with a key the set did not have when it was fetched is accepted once the set
+// has it: an unknown kid triggers one refresh, and refreshes for unknown kids are rate limited.
+func TestJWKSUnknownKidRefreshesOnceThenRateLimits(t *testing.T) {
+	t.Parallel()
+	oldKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	newKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	jwks := newJWKSServer(t)
+	jwks.add(t, oldKey.Public(), "old", jwkset.AlgES256)
+
+	auth, err := NewAuthenticator(AuthConfig{JWKSURL: jwks.URL}, discardLogger())
+	require.NoError(t, err)
+	t.Cleanup(auth.Close)
+	initial := jwks.fetchCount()
+
+	jwks.add(t, newKey.Public(), "new", jwkset.AlgES256)
+	user, err := auth.Authenticate(sign(t, jwt.SigningMethodES256, newKey, "new", claimsFor("carol")))
+	require.NoError(t, err, "the rotated key is picked up by the unknown-kid refresh")
+	require.Equal(t, "carol", user)
+	require.Equal(t, initial+1, jwks.fetchCount())
+
+	for range 5 {
+		_, err := auth.Authenticate(sign(t, jwt.SigningMethodES256, newKey, "nobody-has-this", claimsFor("carol")))
+		require.Error(t, err)
+	}
+	require.Equal(t, initial+1, jwks.fetchCount(), "unknown kids do not hammer the identity provider")
+}

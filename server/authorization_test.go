@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+// statusOf renders any strict response object the way the server would and returns its status.
+func statusOf(t *testing.T, resp any) int {
+	t.Helper()
+	v := reflect.ValueOf(resp)
+	for i := range v.NumMethod() {
+		if name := v.Type().Method(i).Name; strings.HasPrefix(name, "Visit") {
+			rec := httptest.NewRecorder()
+			out := v.Method(i).Call([]reflect.Value{reflect.ValueOf(http.ResponseWriter(rec))})
+			require.Nil(t, out[0].Interface())
+			return rec.Code
+		}
+	}
+	t.Fatalf("%T is not a response object", resp)
+	return 0
+}
+
+// conversationOperation calls one conversation-scoped operation as a user, on a conversation where
+// alice owns, adam is an admin, bob and carol are members, and seq 1 is alice's message.
+type conversationOperation struct {
+	name string
+	call func(ctx context.Context, h *Handlers, conv uuid.UUID) (any, error)
+	// memberStatus is what a plain member (bob) gets: 403 for what only the owner or an admin may
+	// do, or for changing someone else's message.
+	memberStatus int
+}
+
+var conversationOperations = []conversationOperation{
+	{"GetConversation", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.GetConversation(ctx, api.GetConversationRequestObject{ConversationId: c})
+	}, 200},
+	{"UpdateConversation", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.UpdateConversation(ctx, api.UpdateConversationRequestObject{ConversationId: c, Body: &api.UpdateConversationJSONRequestBody{Title: "new"}})
+	}, 403},
+	{"ListMembers", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.ListMembers(ctx, api.ListMembersRequestObject{ConversationId: c})
+	}, 200},
+	{"AddMember", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.AddMember(ctx, api.AddMemberRequestObject{ConversationId: c, Body: &api.AddMemberJSONRequestBody{UserId: "zoe"}})
+	}, 403},
+	{"RemoveOtherMember", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.RemoveMember(ctx, api.RemoveMemberRequestObject{ConversationId: c, UserId: "carol"})
+	}, 403},
+	{"SendMessage", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.SendMessage(ctx, api.SendMessageRequestObject{ConversationId: c, Body: &api.SendMessageJSONRequestBody{ClientMsgId: "x", Body: "x"}})
+	}, 201},
+	{"ListMessages", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.ListMessages(ctx, api.ListMessagesRequestObject{ConversationId: c})
+	}, 200},
+	{"EditOthersMessage", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.EditMessage(ctx, api.EditMessageRequestObject{ConversationId: c, Seq: 1, Body: &api.EditMessageJSONRequestBody{Body: "x"}})
+	}, 403},
+	{"DeleteOthersMessage", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.DeleteMessage(ctx, api.DeleteMessageRequestObject{ConversationId: c, Seq: 1})
+	}, 403},
+	{"MarkRead", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.MarkRead(ctx, api.MarkReadRequestObject{ConversationId: c, Body: &api.MarkReadJSONRequestBody{Seq: 1}})
+	}, 200},
+	{"ListEvents", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.ListEvents(ctx, api.ListEventsRequestObject{ConversationId: c})
+	}, 200},
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, op := range conversationOperations {
+		t.Run(op.name, func(t *testing.T) {
+			t.Parallel()
+			conv := b.createGroup(t, "alice", "bob", "carol")
+			require.EqualValues(t, 1, b.send(t, "alice", conv.Id, "by alice").Seq)
+			require.EqualValues(t, 2, b.send(t, "bob", conv.Id, "by bob").Seq)
+			b.addMember(t, "alice", conv.Id, "adam", api.AddMemberRequestRoleAdmin)
+
+			resp, err := op.call(as(t, "mallory"), b.h, conv.Id)
+			require.NoError(t, err)
+			require.Equal(t, 404, statusOf(t, resp), "a non-member learns nothing: %+v", resp)
+
+			resp, err = op.call(as(t, "alice"), b.h, uuid.New())
+			require.NoError(t, err)
+			require.Equal(t, 404, statusOf(t, resp), "an unknown conversation looks the same: %+v", resp)
+
+			resp, err = op.call(as(t, "bob"), b.h, conv.Id)
+			require.NoError(t, err)
+			require.Equal(t, op.memberStatus, statusOf(t, resp), "a plain member: %+v", resp)
+		})
+	}
+}
+
+// Admin routes succeed for the owner and for admins; only the sender edits a message, while the
+// sender, the owner or an admin may delete it.
+func TestAuthorizationOwnerAndAdmin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, user := range []string{"alice", "adam"} {
+		t.Run(user, func(t *testing.T) {
+			t.Parallel()
+			conv := b.createGroup(t, "alice", "bob", "carol")
+			b.send(t, "alice", conv.Id, "by alice")
+			b.addMember(t, "alice", conv.Id, "adam", api.AddMemberRequestRoleAdmin)
+			want := map[string]int{
+				"UpdateConversation": 200, "AddMember": 201, "RemoveOtherMember": 204,
+				"DeleteOthersMessage": 204, "EditOthersMessage": 200,
+			}
+			if user == "adam" {
+				want["EditOthersMessage"] = 403 // seq 1 is alice's: only its sender edits it
+			}
+			for _, op := range conversationOperations {
+				status, ok := want[op.name]
+				if !ok {
+					continue
+				}
+				resp, err := op.call(as(t, user), b.h, conv.Id)
+				require.NoError(t, err)
+				require.Equal(t, status, statusOf(t, resp), "%s as %s: %+v", op.name, user, resp)
+			}
+		})
+	}
+}
