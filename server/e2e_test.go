@@ -1,0 +1,269 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/db/dbtest"
+	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/server"
+)
+
+const e2eSecret = "e2e-secret-that-is-long-enough-for-hs256"
+
+// startServer boots a real Parley server on a random local port and stops it when the test ends.
+func startServer(t *testing.T) string {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.DatabaseURL = dbtest.NewDatabase(t)
+	cfg.Auth = server.AuthConfig{Secret: []byte(e2eSecret)}
+	cfg.DBMaxConns = 4
+	srv, err := server.New(t.Context(), cfg, slogDiscard())
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-served)
+		srv.Close()
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// specCheckingTransport validates every response against api/openapi.yaml: status codes the
+// operation declares, headers and bodies that match their schemas.
+type specCheckingTransport struct {
+	t      *testing.T
+	router routers.Router
+	next   http.RoundTripper
+
+	mu        sync.Mutex
+	validated int
+}
+
+func newSpecCheckingTransport(t *testing.T, baseURL string) *specCheckingTransport {
+	spec, err := api.GetSwagger()
+	require.NoError(t, err)
+	spec.Servers = openapi3.Servers{{URL: baseURL}}
+	router, err := gorillamux.NewRouter(spec)
+	require.NoError(t, err)
+	return &specCheckingTransport{t: t, router: router, next: &http.Transport{}}
+}
+
+func (c *specCheckingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+
+	route, pathParams, err := c.router.FindRoute(req)
+	if err != nil {
+		c.t.Errorf("%s %s: no operation in the spec: %v", req.Method, req.URL.Path, err)
+		return resp, nil
+	}
+	err = openapi3filter.ValidateResponse(req.Context(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	})
+	if err != nil {
+		c.t.Errorf("%s %s → %d does not match the spec: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, err, body)
+	}
+	c.mu.Lock()
+	c.validated++
+	c.mu.Unlock()
+	return resp, nil
+}
+
+func (c *specCheckingTransport) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.validated
+}
+
+func clientAs(t *testing.T, baseURL string, transport *specCheckingTransport, user string) *api.ClientWithResponses {
+	t.Helper()
+	var token string
+	if user != "" {
+		var err error
+		token, err = server.IssueToken([]byte(e2eSecret), user, "", "", time.Hour)
+		require.NoError(t, err)
+	}
+	client, err := api.NewClientWithResponses(baseURL,
+		api.WithHTTPClient(&http.Client{Transport: transport, Timeout: 10 * time.Second}),
+		api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return nil
+		}))
+	require.NoError(t, err)
+	return client
+}
+
+// A team's first day with Parley, through the generated typed client against a real server, with
+// every response checked against the spec.
+func TestEndToEndWithTypedClient(t *testing.T) {
+	t.Parallel()
+	baseURL := startServer(t)
+	transport := newSpecCheckingTransport(t, baseURL)
+	ctx := t.Context()
+	alice := clientAs(t, baseURL, transport, "alice")
+	bob := clientAs(t, baseURL, transport, "bob")
+	carol := clientAs(t, baseURL, transport, "carol")
+	anonymous := clientAs(t, baseURL, transport, "")
+
+	me, err := alice.GetMeWithResponse(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "alice", me.JSON200.UserId)
+
+	unauth, err := anonymous.GetMeWithResponse(ctx)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, unauth.StatusCode())
+	require.Equal(t, "unauthorized", unauth.ApplicationproblemJSON401.Code)
+
+	title := "Launch"
+	created, err := alice.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.Group, Title: &title, MemberIds: []string{"bob"}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
+	conv := created.JSON201.Id
+
+	added, err := alice.AddMemberWithResponse(ctx, conv, api.AddMemberJSONRequestBody{UserId: "carol"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, added.StatusCode())
+
+	var sent []api.Message
+	for i, body := range []string{"Welcome!", "Agenda at 10", "Coffee?"} {
+		resp, err := alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "day1-" + string(rune('a'+i)), Body: body})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
+		sent = append(sent, *resp.JSON201)
+	}
+	retry, err := alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "day1-a", Body: "Welcome!"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, retry.StatusCode())
+	require.Equal(t, sent[0].Id, retry.JSON200.Id)
+
+	list, err := bob.ListConversationsWithResponse(ctx, &api.ListConversationsParams{})
+	require.NoError(t, err)
+	require.Len(t, list.JSON200.Items, 1)
+	require.EqualValues(t, 3, list.JSON200.Items[0].UnreadCount)
+	require.Equal(t, "Coffee?", list.JSON200.Items[0].LastMessage.Body)
+
+	limit := 2
+	page, err := bob.ListMessagesWithResponse(ctx, conv, &api.ListMessagesParams{Limit: &limit})
+	require.NoError(t, err)
+	require.True(t, page.JSON200.HasMore)
+	require.Equal(t, []string{"Agenda at 10", "Coffee?"}, []string{page.JSON200.Items[0].Body, page.JSON200.Items[1].Body})
+	before := page.JSON200.Items[0].Seq
+	older, err := bob.ListMessagesWithResponse(ctx, conv, &api.ListMessagesParams{BeforeSeq: &before, Limit: &limit})
+	require.NoError(t, err)
+	require.False(t, older.JSON200.HasMore)
+	require.Equal(t, "Welcome!", older.JSON200.Items[0].Body)
+
+	edited, err := alice.EditMessageWithResponse(ctx, conv, sent[1].Seq, api.EditMessageJSONRequestBody{Body: "Agenda at 11"})
+	require.NoError(t, err)
+	require.Equal(t, "Agenda at 11", edited.JSON200.Body)
+	notMine, err := bob.EditMessageWithResponse(ctx, conv, sent[1].Seq, api.EditMessageJSONRequestBody{Body: "Agenda cancelled"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusForbidden, notMine.StatusCode())
+	deleted, err := alice.DeleteMessageWithResponse(ctx, conv, sent[2].Seq)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, deleted.StatusCode())
+
+	read, err := bob.MarkReadWithResponse(ctx, conv, api.MarkReadJSONRequestBody{Seq: sent[1].Seq})
+	require.NoError(t, err)
+	require.Equal(t, sent[1].Seq, read.JSON200.LastReadSeq)
+
+	events, err := bob.ListEventsWithResponse(ctx, conv, &api.ListEventsParams{})
+	require.NoError(t, err)
+	var types []api.EventType
+	for _, e := range events.JSON200.Items {
+		types = append(types, e.Type)
+	}
+	require.Equal(t, []api.EventType{api.MemberAdded, api.MessageCreated, api.MessageCreated, api.MessageCreated, api.MessageUpdated, api.MessageDeleted}, types)
+
+	renamed, err := alice.UpdateConversationWithResponse(ctx, conv, api.UpdateConversationJSONRequestBody{Title: "Launch day"})
+	require.NoError(t, err)
+	require.Equal(t, "Launch day", *renamed.JSON200.Title)
+
+	members, err := carol.ListMembersWithResponse(ctx, conv)
+	require.NoError(t, err)
+	require.Len(t, members.JSON200.Items, 3)
+	left, err := carol.RemoveMemberWithResponse(ctx, conv, "carol")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, left.StatusCode())
+	gone, err := carol.GetConversationWithResponse(ctx, conv)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, gone.StatusCode())
+	require.Equal(t, "conversation_not_found", gone.ApplicationproblemJSON404.Code)
+
+	direct, err := bob.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.Direct, MemberIds: []string{"carol"}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, direct.StatusCode())
+	again, err := carol.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.Direct, MemberIds: []string{"bob"}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, again.StatusCode())
+	require.Equal(t, direct.JSON201.Id, again.JSON200.Id)
+
+	tooLong := strings.Repeat("x", 4001)
+	bad, err := alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "too-long", Body: tooLong})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, bad.StatusCode())
+	require.Equal(t, "body", (*bad.ApplicationproblemJSON400.Errors)[0].Field)
+
+	health, err := anonymous.GetHealthWithResponse(ctx)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, health.StatusCode())
+	ready, err := anonymous.GetReadinessWithResponse(ctx)
+	require.NoError(t, err)
+	require.Equal(t, api.CheckStatusOk, ready.JSON200.Checks.Postgres)
+	doc, err := anonymous.GetOpenAPIDocumentWithResponse(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "Parley API", (*doc.JSON200)["info"].(map[string]any)["title"])
+	metrics, err := anonymous.GetMetricsWithResponse(ctx)
+	require.NoError(t, err)
+	require.Contains(t, string(metrics.Body), `parley_http_requests_total{method="POST",route="/v1/conversations/{conversation_id}/messages",status="201"} 3`)
+	require.Contains(t, string(metrics.Body), "parley_db_pool_max_connections 4")
+
+	require.GreaterOrEqual(t, transport.count(), 25)
+	t.Logf("responses validated against the spec: %d", transport.count())
+}
+
+// The server refuses to start against a database it cannot reach, and says so.
+func TestServerFailsFastWithoutDatabase(t *testing.T) {
+	t.Parallel()
+	cfg := server.DefaultConfig()
+	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"
+	cfg.Auth = server.AuthConfig{Secret: []byte(e2eSecret)}
+	_, err := server.New(t.Context(), cfg, slogDiscard())
+	require.Error(t, err)
+	require.True(t, strings.Contains(err.Error(), "connect to database"), err.Error())
+	require.False(t, errors.Is(err, context.Canceled))
+}
