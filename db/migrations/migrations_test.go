@@ -1,0 +1,96 @@
+package migrations_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/parleyhq/parley/db/dbtest"
+	"github.com/parleyhq/parley/db/migrations"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// A first start against a server without Parley's database creates it, migrates it, and a second
+// start changes nothing.
+func TestEnsureDatabaseThenMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	name := "parley_migrate_" + uuid.NewString()[:8]
+	u, err := url.Parse(dbtest.AdminURL())
+	require.NoError(t, err)
+	u.Path = "/" + name
+	t.Cleanup(func() {
+		admin, err := pgx.Connect(context.Background(), dbtest.AdminURL())
+		require.NoError(t, err)
+		defer admin.Close(context.Background())
+		_, err = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		require.NoError(t, err)
+	})
+
+	created, err := migrations.EnsureDatabase(ctx, u.String())
+	require.NoError(t, err, "is PostgreSQL running? see README, \"Running the tests\"")
+	require.True(t, created)
+	created, err = migrations.EnsureDatabase(ctx, u.String())
+	require.NoError(t, err)
+	require.False(t, created)
+
+	pool, err := pgxpool.New(ctx, u.String())
+	require.NoError(t, err)
+	defer pool.Close()
+
+	statuses, err := migrations.List(ctx, pool)
+	require.NoError(t, err)
+	require.NotEmpty(t, statuses)
+	for _, s := range statuses {
+		require.False(t, s.Applied)
+	}
+
+	applied, err := migrations.Up(ctx, pool)
+	require.NoError(t, err)
+	require.Len(t, applied, len(statuses))
+	applied, err = migrations.Up(ctx, pool)
+	require.NoError(t, err)
+	require.Empty(t, applied, "nothing left to apply")
+
+	statuses, err = migrations.List(ctx, pool)
+	require.NoError(t, err)
+	for _, s := range statuses {
+		require.True(t, s.Applied, s.Source)
+	}
+	for _, table := range []string{"conversations", "members", "messages", "events", "outbox"} {
+		var exists bool
+		require.NoError(t, pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&exists))
+		require.True(t, exists, table)
+	}
+}
+
+// Seqs come only from the locked conversation row, and the schema refuses a second message with
+// the same client_msg_id from the same sender, whatever the application does.
+func TestSchemaEnforcesIdempotencyAndSeqUniqueness(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conv := uuid.New()
+	_, err := pool.Exec(ctx, "INSERT INTO conversations (id, type, created_by) VALUES ($1, 'group', 'alice')", conv)
+	require.NoError(t, err)
+	insert := "INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body) VALUES ($1, $2, $3, $4, $5, 'x')"
+	_, err = pool.Exec(ctx, insert, uuid.New(), conv, 1, "alice", "c1")
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, insert, uuid.New(), conv, 2, "alice", "c1")
+	require.ErrorContains(t, err, "messages_client_msg_id_key")
+	_, err = pool.Exec(ctx, insert, uuid.New(), conv, 1, "bob", "c2")
+	require.ErrorContains(t, err, "duplicate key")
+	_, err = pool.Exec(ctx, insert, uuid.New(), conv, 2, "bob", "c1")
+	require.NoError(t, err, "another sender may use the same client_msg_id")
+}
