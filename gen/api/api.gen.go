@@ -2194,11 +2194,18 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *HealthReport
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetHealthResponse) GetJSON200() *HealthReport {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -2233,6 +2240,13 @@ func (r GetHealthResponse) ContentType() string {
 type GetMetricsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetMetricsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -2269,11 +2283,18 @@ type GetOpenAPIDocumentResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *map[string]interface{}
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetOpenAPIDocumentResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOpenAPIDocumentResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -2315,6 +2336,8 @@ type GetReadinessResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *HealthReport
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *HealthReport
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -2324,6 +2347,11 @@ type GetReadinessResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReadinessResponse) GetJSON200() *HealthReport {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -4313,6 +4341,13 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
 	}
 
 	return response, nil
@@ -4329,6 +4364,16 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 	response := &GetMetricsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
 	}
 
 	return response, nil
@@ -4355,6 +4400,13 @@ func ParseGetOpenAPIDocumentResponse(rsp *http.Response) (*GetOpenAPIDocumentRes
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
 	}
 
 	return response, nil
@@ -4380,6 +4432,13 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest HealthReport
@@ -7137,6 +7196,22 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth500ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMetricsRequestObject struct {
 }
 
@@ -7152,6 +7227,22 @@ func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.Respons
 	w.WriteHeader(200)
 
 	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetMetrics500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetMetrics500ApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -7176,6 +7267,22 @@ func (response GetOpenAPIDocument200JSONResponse) VisitGetOpenAPIDocumentRespons
 	return err
 }
 
+type GetOpenAPIDocument500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetOpenAPIDocument500ApplicationProblemPlusJSONResponse) VisitGetOpenAPIDocumentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadinessRequestObject struct {
 }
 
@@ -7193,6 +7300,22 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness500ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10027,37 +10150,37 @@ var swaggerSpec = []string{
 	"NgM5J/jDZxh/FMFX0Kp7xs/4T/jLaG/WHxEpMg2EA4SKjI5dlwKuNcxbpM+yXu958MvnU/wAo3IJ/InK",
 	"uyXNvsz32GTwRJ1x2yNJMFzYNqnRuhP/kW2+NmHzme1XoySpBUIyMp551D3jx9VqPQaCUICtUMA1UxqZ",
 	"Izhs6XUaC7MSV1cgyX5v3xZQjcZxhdrtGjqPUxpE0Bl0e6VolUvz+MNbz/dcVDam3u3ZcSIFTlPmDb3n",
-	"3V73uYdqGqGS7UVYSfjDfJ7aZhRjXbZP2qQV/wJtiw1erQV00OttaKLYrXmiUhJZ00GRShGAUqizRqG6",
-	"Fbvxhl/OfU/lB3LeOzYDDspEUU2nCkNTvi/lnZupe4nx1oHatPX3bsjWvRvwupfGlNV23dCxXz/GFAno",
-	"CDKFAJjAdSoUOj9iI/fmfZamu+3YE3dsqpcz6xPWMcDpRTcX1jou/JYCP/7w9kcRZInZ7y01odm7277k",
-	"mituVgVHDwkdQZtZdBph25sdio3Uv3z87ddNfDF2Pt9oEgaAMadf380qDBFzooWVNB6XHfSeP9jyxyQP",
-	"pg0thnfWUbhBsIUQ/GVj8bpK8iZxz/p7lcC2VvDvmNKvKyOr92/WnHkuh+zl7YRbB7pLHovze9Svla6O",
-	"RiGndIoMrXXDLHxv39LStERB817ppgBO6W+fUmlRNJMGh9sn1ftO0Rha0Fft6V6a0OZZDT29qKklp1OC",
-	"JXXYJJQmEgLgmtBAsxnTc4Lwq6SlVY08X/h4uLDm4pKFFWMIRJ6DYh72LU0FhPEzPloelY+OCFZ88P5b",
-	"49Ns10eMTtNiHkXGoK8AXEs0TYDoK4GPV2dcgs4kx54cNFuTjTCuNFDMmpercaTKQqGqIa62aLgrLqB0",
-	"XnnaYiIO2NsDKdsUMrzxZjTOoN688cUbi3EpT3DDjcBtF8nmib4XUClifMDGhsDFovXFkfU9KotqlmOi",
-	"6uKBfMi6cN2kNCUFUSXtqOoRhOhnBtZpPBi9FUKvqCKu5PmwTq/fwg3VL0PgvIM2izV0RP9FPa01hVrb",
-	"ywZH2hTx925qBfHFJvC34ne+o22t3I95MP3s7W+fVFw0+ovq1m8c2qrVrkiwdiHZAL2U6iBa1bjVStm3",
-	"BrtSvcyFIDIbtL+tuL5k9ycMOq6f5nsaSAsNXN56/CaTeowR7ez4BAzkJZQg0KoG+KcIlbEfKkwYf3br",
-	"0LFnWyhLEaR25G6bMKkKgIdYXp0TBZe+yV2lRb62u7p4DcOIPHU3eIh9I8RqWmofunM+WrwvokVK6nLX",
-	"+8xIl+2CG1NRy+DHcHcfSWveUGyv5sRiahi+Flw5Vb+D8NfSttyRw8YSzXs35h4VtdTVtCb+OEJ9m4kT",
-	"d7qiI3u8+LtgnGiWwKMS34cS5wdTm1Q316S7gW6uNlNVxuL25m0Am+30W17cLLr5vJDOoD16W7lK2gq0",
-	"9e/YZNaZC4crJ7W/HUjrtbCh4hUdj6iuvaUfh+HyDBVvvuwG75YeYLfgs3fjbHBhwV0MTS/2OuZ2RbyB",
-	"ZZv+C780zjSeABeVWkOfrcHiHHVU+qk0n/K54NA9458jV1y1Q2KgM1AFA7AiqzSLYxJRtQxFZkIs+BSU",
-	"7ihNLfq0RD4V0p6inHEu7HdrxtunPWuoNjcUak+Q7pITrDiX/XWvakKJMkWmZrd/N3/wF7S0d0a/yNO5",
-	"yKSCePLMqGuukrm4WhnabUPt9iyl9DqtHUCl7V1Zm7J9Zjoq52PWNBDTkRG+cWRUNMC47I3pI3u8MVq+",
-	"wc7Ni+ly2hkv5rk78MVEDsx4hHwOXpivL9YleCcTW1ry25+lvPKMK7g8IqO8g7R4URTYu6dmvZgBGcNc",
-	"8NC+LA7bv61zsYV740XNt2GX/Gj7p0tE2xeSEaqIFslYacFBkaeAXeVjEc59Mlo2XY+IAv2syU9Y2O6k",
-	"cJ9J7PKlhH+OjLfcdLwx5y0k/pgw3LFzw/cT6kiKbBqRiCkt5LzivJxa3mmiUBXz2xCSVBht2tRlahLH",
-	"UaX/czQkEtLidNbMI/nxqo6gsNOSuxIc8vMsvzh/9XEt+5Yw+yM2BuLLUIlFHCsmW2rfvU16U75+s/Xi",
-	"DXb8D3kWx63TnoYu4weuVhft/k2ZD1N1keKJI77ZwgaEo5LwStdzrJjv4YR0I7nLG0JIpRbyoY9FH2vk",
-	"9+QGjaEgmstNusEB7oin9m4UXG5MkhBQWOe1dFX2nWB5J4CDD0RlQYCtwegW8XUH2EYbMT5drYlbpFL2",
-	"T+0yj8K+6BLQPGYg3187rTyXauJjzms1pxAUeWojp0825SJ3Fs63A0jEmetPdktvHLnDEGqi+Fxw2DFQ",
-	"Nrz+5M8UKIHYi5i5AjyWCR8DWzvXYRS7FF+cj8BXDD27VZgz8Qkv4N06KcjWNHaaFUhxH8Di80TMQOGV",
-	"nCsqQ3VEKCciDjFtuMwrgQzfi4bVBMLUanjMX+hwG7eD9wv3B60dTP0lEg/sXZZ3Jje+CPqJqnE9/ycT",
-	"7IBHsPu38AlGF1feS2kFn6X2LMG98WhzK0gCm28P3e8Z9FZNZiFwzfS8+5fova9I6HMkqlfmSsLIt2Xk",
-	"UL0fUr01+eUcX++P96Csb67yKhYBjUkIM4hFmuCrSEcJ/QpEZnxkYkMmY3eZcri31x+87Pa6vW5/+Kr3",
-	"yv7LAY6g4npeQZjBhg3/+Icq/5BXxStfuRhU+s61WJS+KV1gWZwv/i8AAP//",
+	"3V73uYdqGqGS7UVYSfjDfJ7aZhRjXbZP2qQV/wJtiw1erQV00OttaKLYrXmiUhJZ00GRShGAUqizRqHw",
+	"eODAEtH07ILYvWrbXtnavOGXc99T+TGe947NgIMysVfTqcKAlnNDeedm6l5ifHygNjHsvRuylWMG8u6l",
+	"MWU1XjX0+dcPP0UCOoJMIWwmcJ0KhS6T2Hh/H9wpLeqYYE/3sYFfzqz/Wcc2p4PdXDHW8e63FPjxh7c/",
+	"iiBLDJduqXXNkcT2QNfcfrPaOXpI6Ai6D8aeRtiYZxfAVu9fPv726yZuGk8032i0BiIyp8vfzW4NEXOi",
+	"hdWPb2admfX8wYg+JjlIaGidvLNOyQ3qUIjOXzZMr6uQb1KSWX+vErDXqss7pvTrysjqvaI1Z7nLIXt5",
+	"m+TWge7yyuL8HrVypVulUcgpnSJDa10+C9/bb6OipRsQOKW/fUql9dJMGhxun1Tvp72tCW2e1dCrjJpa",
+	"clUluFWHg0JpIiEArgkNNJsxPScIK0taWtXI84WPhyZrLmRZuDSGQOS5NeaX39IsQRg/46NlC8DoiGAl",
+	"C+/1NT7NdrPE6GotllNkDPoKwLV60wSIvhL4eHXGJehMcuw1QrM1WRbjSgPFasByNY5UWYhXNcTV1hN3",
+	"dQeUzitqW0zEJSz2oM02uwxvvBmNM6g3pXzxxmJcyn/ccCNw2x2zeaLvBVSKGB+wsdFxsWh9IWZ9782i",
+	"mr2ZCL54IB+yDho0KU1JQVRJO6p6BCH6mYF1Gg9Gb4XQK6qIK+U+rNPrt3BD9UseOO+gzWINnd5/UU9r",
+	"TaHWzrPBkTZF/L2bWqF/sQkyrvid72hbK/d+Hkw/e/vbJxUXqP6iuvUbh7ZqtSsSrF20NkAvpTqIVjVu",
+	"tQL4rcGuVAd0IYjMBu1vYa4vRf4Jg47rE/qeBtJCA5e3Ob/JpB5jRDs7PgEDeQklCLSqAf4pQmXs8woT",
+	"xp/dOnTs2dbQUgSptRLY5lKqAuAhlo3nRMGlb3JXaZGv7RovXi8xIk/dzSRi33Sxmpbah+6cjxbvwWiR",
+	"krrc9T4z0mUb5MZU1DL4MdzdR9KaN0rbK0exmBqGrwVXTtXvIPy1tC13lLKxRPPejblHRS11a62JP45Q",
+	"32bixJ0a6cgem/4uGCeaJfCoxPehxPmB2ybVzTXpbqCbq81UlbG4lXobwGY7GJcXUosuRS+kM2iP3lau",
+	"yLYCbf07Npl15sLhykntbwfSei1sqHj1yCOqa2/px2G4PBvGGz27wbulB9gt+OzdOBtcWHAXQ9MLy465",
+	"XRFvltnLDIVfGmcaT7aLSq2hz9ZgcY46Kv1Umk/5XHDonvHPkSuu2iEx0BmoggFYkVWaxTGJqFqGIjMh",
+	"FnwKSneUphZ9WiKfCmlPUc44F/a7NePt0541VJsbCrUnSHfJCVacy/66V1ChRJkiU7Pbv5s/+Ata2juj",
+	"X+TpXGRSQTx5ZtQ1V8lcXK0M7bahdnuWUnpN2A6g0vbkrE3ZPjMdlfMxaxqI6cgI36QyKhp7XPbG9JE9",
+	"3hgt38zn5sV0Oe2MF/Pc3f5iIgdmPEI+B18EUF+sS/CuKbbq5LdaS3nlGVdweURGeWds8QIssHdqzXox",
+	"AzKGueChfQketrVb52IL98aLmm/DLvnR9oWXiLYvWiNUES2SsdKCgyJPAbvlxyKc+2S0bCYfEQX6WZOf",
+	"sLDdSeE+k9jlyxb/HBlvuZl6Y85bSPwxYbhj54bvXdSRFNk0IhFTWsh5xXk5tbzTRKEq5rchJKkw2rSp",
+	"e9YkjqNKX+toSCSkxemsmUfy41UdQWGnJXclOOTnWX5x/urjWvbtZ/ZHbHjEl7wSizhWTLbUlnyb9KZ8",
+	"rWjrhSK8yTDkWRy3TnsauqcfuFpdXGNoynyYqosUTxzxjR02IByVhFe6dmTFfA8npBvJXd58Qiq1kA99",
+	"LPpYI78nN2gMBdFcbtINDnBHPLV3o+ByY5KEgMI6r6Wrsu86yzsBHHwgKgsCbHlGt4ivccD24Ijx6WpN",
+	"3CKVsn9ql3kU9kWXgOYxA/n+2mnluVQTH3NeqzmFoMhTGzl9sikXubNwvh1AIs5cf7JbepPKHYZQE8Xn",
+	"gsOOgbLhtS5/pkAJxF4wzRXgsUz4GNjauQ6j2KX44nwEvjrp2a3CnIlPeLHw1klBtqax06xAihsLFp8n",
+	"YgYKrxpdURmqI0I5EXGIacNlXglk+L43rCYQplbDY/6iitu4Hbw3uT9o7WDqL8d4YO+yvAu68QXXT1SN",
+	"6/k/BWEHPILdv4VPMLq48r5NK/gstWcJ7k1Om1tBEth8v+l+z6C3ajILgWum592/RO99RUKfI1G9ClgS",
+	"Rr4tI4fq/ZDqbdAv5/jPFuCdK+ubq7yKRUBjEsIMYpEm+IrVUUK/ApEZH5nYkMnYXRId7u31By+7vW6v",
+	"2x++6r2y/yKCI6i4dlgQZrBhwz9qoso/5FXxylcuBpW+cy0WpW9KF1gW54v/CwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
