@@ -4,18 +4,22 @@
 GO ?= go
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test vet generate check-generated build fmt
+.PHONY: run test vet fmt-check generate check-generated build fmt
 
 ## run: the server in development mode (creates and migrates the database when missing)
 run:
 	$(GO) run ./cmd/parley serve --dev --addr $(ADDR)
 
-## test: vet, then all tests with the race detector
-test: vet
+## test: formatting and vet, then all tests with the race detector
+test: fmt-check vet
 	$(GO) test -race -count=1 ./...
 
 vet:
 	$(GO) vet ./...
+
+fmt-check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 
 ## generate: regenerate gen/api (oapi-codegen) and gen/db (sqlc) from the schemas
 generate:

@@ -16,7 +16,6 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
-
 )
 
 // AuthConfig says how bearer tokens are verified: with the keys of a JWKS URL (RS256, ES256,
@@ -194,4 +193,3 @@ func IssueToken(secret []byte, userID, issuer, audience string, ttl time.Duratio
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 }
-

@@ -67,7 +67,9 @@ func TestHS256Tokens(t *testing.T) {
 		"AlgNone": func() string {
 			return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", good())
 		},
-		"WrongSecret": func() string { return sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-enough-length!!"), "", good()) },
+		"WrongSecret": func() string {
+			return sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-enough-length!!"), "", good())
+		},
 		"HS512": func() string { return sign(t, jwt.SigningMethodHS512, secret, "", good()) },
 		"Expired": func() string {
 			c := good()

@@ -169,4 +169,9 @@ func TestValidationProblemNamesTheField(t *testing.T) {
 	}
 	require.True(t, fields["member_ids.1"], "%v", *p.Errors)
 	require.True(t, fields["title"], "%v", *p.Errors)
+
+	metrics := httptest.NewRecorder()
+	s.Handler().ServeHTTP(metrics, httptest.NewRequestWithContext(t.Context(), "GET", "/metrics", nil))
+	require.Contains(t, metrics.Body.String(), `parley_http_requests_total{method="POST",route="/v1/conversations",status="400"} 1`,
+		"requests refused before routing count under their route template")
 }

@@ -179,4 +179,3 @@ func eventTypes(events []api.Event) []api.EventType {
 	}
 	return out
 }
-

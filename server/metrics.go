@@ -34,31 +34,40 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-func (m *httpMetrics) middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r)
-		route := "unmatched"
-		if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
-			route = rctx.RoutePattern()
-		}
-		status := ww.Status()
-		if status == 0 {
-			status = http.StatusOK
-		}
-		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
-	})
+// middleware records every request. routes is the router the request goes to: a request that
+// middleware answered before routing (401, 400, 413…) is still labelled with its route template.
+func (m *httpMetrics) middleware(routes chi.Routes) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			m.observe(routes, r, ww.Status(), time.Since(start))
+		})
+	}
+}
+
+func (m *httpMetrics) observe(routes chi.Routes, r *http.Request, status int, elapsed time.Duration) {
+	route := "unmatched"
+	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
+		route = rctx.RoutePattern()
+	} else if match := chi.NewRouteContext(); routes.Match(match, r.Method, r.URL.Path) {
+		route = match.RoutePattern()
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
 }
 
 // poolCollector reads pgxpool statistics when Prometheus scrapes, so no timer polls them.
 type poolCollector struct {
 	pool *pgxpool.Pool
 
-	total, idle, acquired, max          *prometheus.Desc
-	acquires, emptyAcquires, newConns    *prometheus.Desc
-	acquireSeconds, canceledAcquires     *prometheus.Desc
+	total, idle, acquired, max        *prometheus.Desc
+	acquires, emptyAcquires, newConns *prometheus.Desc
+	acquireSeconds, canceledAcquires  *prometheus.Desc
 }
 
 func newPoolCollector(pool *pgxpool.Pool) *poolCollector {
@@ -88,7 +97,9 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.pool.Stat()
 	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
-	counter := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v) }
+	counter := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
 	gauge(c.total, float64(s.TotalConns()))
 	gauge(c.idle, float64(s.IdleConns()))
 	gauge(c.acquired, float64(s.AcquiredConns()))

@@ -140,4 +140,3 @@ func TestDatabaseOutageAnswers503AndRecovers(t *testing.T) {
 		15*time.Second, 50*time.Millisecond, "the server recovers once PostgreSQL is back")
 	require.Equal(t, http.StatusOK, get("/readyz").Code)
 }
-

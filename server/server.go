@@ -132,7 +132,7 @@ func (s *Server) routes(handlers *Handlers) (http.Handler, error) {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(newHTTPMetrics(s.registry).middleware, recoverer(s.logger), s.auth.Middleware(s.logger), bodyGuard(s.cfg.MaxBodyBytes), validate)
+	r.Use(newHTTPMetrics(s.registry).middleware(r), recoverer(s.logger), s.auth.Middleware(s.logger), bodyGuard(s.cfg.MaxBodyBytes), validate)
 	strict := api.NewStrictHandlerWithOptions(handlers, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  requestErrorHandler,
 		ResponseErrorHandlerFunc: responseErrorHandler(s.logger),

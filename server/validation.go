@@ -229,4 +229,3 @@ func responseErrorHandler(logger *slog.Logger) func(http.ResponseWriter, *http.R
 		writeProblem(w, newProblem(http.StatusInternalServerError, "internal_error", "An unexpected error occurred; it has been logged."))
 	}
 }
-
