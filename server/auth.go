@@ -120,22 +120,22 @@ func (a *Authenticator) Close() { a.cancel() }
 // errTokenExpired is told to the client: it means "get a new token", not "you are an impostor".
 var errTokenExpired = errors.New("token expired")
 
-// Authenticate verifies a token and returns its subject, the caller's user id.
-func (a *Authenticator) Authenticate(token string) (string, error) {
+// Authenticate verifies a token and returns the caller it names.
+func (a *Authenticator) Authenticate(token string) (Identity, error) {
 	if len(token) > maxTokenBytes {
-		return "", errors.New("token too large")
+		return Identity{}, errors.New("token too large")
 	}
 	var claims jwt.RegisteredClaims
 	if _, err := a.parser.ParseWithClaims(token, &claims, a.keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return "", errTokenExpired
+			return Identity{}, errTokenExpired
 		}
-		return "", fmt.Errorf("verify token: %w", err)
+		return Identity{}, fmt.Errorf("verify token: %w", err)
 	}
 	if !userIDPattern.MatchString(claims.Subject) {
-		return "", errors.New("token sub is not a valid user id")
+		return Identity{}, errors.New("token sub is not a valid user id")
 	}
-	return claims.Subject, nil
+	return Identity{UserID: claims.Subject, ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
 // Middleware authenticates every /v1 request and puts the caller into its context.
@@ -147,11 +147,16 @@ func (a *Authenticator) Middleware(logger *slog.Logger) func(http.Handler) http.
 				return
 			}
 			token, ok := bearerToken(r)
+			if !ok && r.URL.Path == webSocketPath {
+				// Browsers cannot set headers on a WebSocket handshake.
+				token = r.URL.Query().Get("access_token")
+				ok = token != ""
+			}
 			if !ok {
 				writeProblem(w, newProblem(http.StatusUnauthorized, "unauthorized", "An Authorization: Bearer token is required."))
 				return
 			}
-			userID, err := a.Authenticate(token)
+			id, err := a.Authenticate(token)
 			if errors.Is(err, errTokenExpired) {
 				writeProblem(w, newProblem(http.StatusUnauthorized, "token_expired", "The token has expired."))
 				return
@@ -162,7 +167,7 @@ func (a *Authenticator) Middleware(logger *slog.Logger) func(http.Handler) http.
 				writeProblem(w, newProblem(http.StatusUnauthorized, "invalid_token", "The token is not valid."))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithUserID(r.Context(), userID)))
+			next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 		})
 	}
 }

@@ -53,15 +53,15 @@ func TestHS256Tokens(t *testing.T) {
 		c.Audience = jwt.ClaimStrings{"parley"}
 		return c
 	}
-	user, err := auth.Authenticate(sign(t, jwt.SigningMethodHS256, secret, "", good()))
+	id, err := auth.Authenticate(sign(t, jwt.SigningMethodHS256, secret, "", good()))
 	require.NoError(t, err)
-	require.Equal(t, "alice", user)
+	require.Equal(t, "alice", id.UserID)
 
 	minted, err := IssueToken(secret, "bob", "https://id.example", "parley", time.Minute)
 	require.NoError(t, err)
-	user, err = auth.Authenticate(minted)
+	id, err = auth.Authenticate(minted)
 	require.NoError(t, err)
-	require.Equal(t, "bob", user, "parley token mints what serve accepts")
+	require.Equal(t, "bob", id.UserID, "parley token mints what serve accepts")
 
 	attacks := map[string]func() string{
 		"AlgNone": func() string {
@@ -195,9 +195,9 @@ func TestJWKSTokens(t *testing.T) {
 		"EdDSA":      sign(t, jwt.SigningMethodEdDSA, edKey, "ed-1", claimsFor("alice")),
 		"RS256NoAlg": sign(t, jwt.SigningMethodRS256, rsaKey, "rsa-noalg", claimsFor("alice")),
 	} {
-		user, err := auth.Authenticate(token)
+		id, err := auth.Authenticate(token)
 		require.NoError(t, err, name)
-		require.Equal(t, "alice", user, name)
+		require.Equal(t, "alice", id.UserID, name)
 	}
 
 	publicDER, err := x509.MarshalPKIXPublicKey(rsaKey.Public())
@@ -235,9 +235,9 @@ func TestJWKSUnknownKidRefreshesOnceThenRateLimits(t *testing.T) {
 	initial := jwks.fetchCount()
 
 	jwks.add(t, newKey.Public(), "new", jwkset.AlgES256)
-	user, err := auth.Authenticate(sign(t, jwt.SigningMethodES256, newKey, "new", claimsFor("carol")))
+	id, err := auth.Authenticate(sign(t, jwt.SigningMethodES256, newKey, "new", claimsFor("carol")))
 	require.NoError(t, err, "the rotated key is picked up by the unknown-kid refresh")
-	require.Equal(t, "carol", user)
+	require.Equal(t, "carol", id.UserID)
 	require.Equal(t, initial+1, jwks.fetchCount())
 
 	for range 5 {

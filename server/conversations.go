@@ -30,7 +30,7 @@ func (h *Handlers) CreateConversation(ctx context.Context, req api.CreateConvers
 
 	var directKey *string
 	switch req.Body.Type {
-	case api.Direct:
+	case api.ConversationTypeDirect:
 		if len(others) != 1 {
 			return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_members", "A direct conversation names exactly one other user in member_ids.")}, nil
 		}
@@ -39,7 +39,7 @@ func (h *Handlers) CreateConversation(ctx context.Context, req api.CreateConvers
 		}
 		key := directConversationKey(caller, others[0])
 		directKey = &key
-	case api.Group:
+	case api.ConversationTypeGroup:
 	default:
 		return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_type", "type is direct or group.")}, nil
 	}
@@ -218,13 +218,13 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConvers
 		if err != nil {
 			return err
 		}
-		if row.Conversation.Type == string(api.Direct) {
+		if row.Conversation.Type == string(api.ConversationTypeDirect) {
 			return errDirectConversation
 		}
 		if !isAdmin(row.Role) {
 			return errNotAdmin
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.ConversationUpdated, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeConversationUpdated, false, func(int64) (api.Event, error) {
 			updated, err = q.ConversationSetTitle(ctx, db.ConversationSetTitleParams{ID: req.ConversationId, Title: &req.Body.Title})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("set title: %w", err)

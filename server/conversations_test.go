@@ -16,7 +16,7 @@ func TestCreateConversation(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		conv := b.createGroup(t, "alice", "bob", "carol", "bob", "alice")
-		require.Equal(t, api.Group, conv.Type)
+		require.Equal(t, api.ConversationTypeGroup, conv.Type)
 		require.Equal(t, "alice", conv.CreatedBy)
 		require.Equal(t, 3, conv.MemberCount, "repeats and the caller count once")
 		require.Zero(t, conv.LastSeq)
@@ -34,7 +34,7 @@ func TestCreateConversation(t *testing.T) {
 		b := setup(t)
 		create := func(caller, other string) (api.CreateConversationResponseObject, error) {
 			return b.h.CreateConversation(as(t, caller), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{
-				Type: api.Direct, MemberIds: []string{other},
+				Type: api.ConversationTypeDirect, MemberIds: []string{other},
 			}})
 		}
 		resp, err := create("alice", "bob")
@@ -54,10 +54,10 @@ func TestCreateConversation(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		for name, body := range map[string]api.CreateConversationJSONRequestBody{
-			"OnlySelf":  {Type: api.Direct, MemberIds: []string{"alice"}},
-			"NoOne":     {Type: api.Direct, MemberIds: []string{}},
-			"TwoOthers": {Type: api.Direct, MemberIds: []string{"bob", "carol"}},
-			"Title":     {Type: api.Direct, MemberIds: []string{"bob"}, Title: ptr("hi")},
+			"OnlySelf":  {Type: api.ConversationTypeDirect, MemberIds: []string{"alice"}},
+			"NoOne":     {Type: api.ConversationTypeDirect, MemberIds: []string{}},
+			"TwoOthers": {Type: api.ConversationTypeDirect, MemberIds: []string{"bob", "carol"}},
+			"Title":     {Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}, Title: ptr("hi")},
 			"Type":      {Type: "channel", MemberIds: []string{"bob"}},
 		} {
 			resp, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &body})
@@ -70,7 +70,7 @@ func TestCreateConversation(t *testing.T) {
 	t.Run("NoCallerIsAnError", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, err := b.h.CreateConversation(t.Context(), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.Group}})
+		_, err := b.h.CreateConversation(t.Context(), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.ConversationTypeGroup}})
 		require.ErrorIs(t, err, errNoCaller)
 	})
 }
@@ -183,7 +183,7 @@ func TestUpdateConversation(t *testing.T) {
 
 	events := b.events(t, "bob", conv.Id)
 	require.Len(t, events, 1)
-	require.Equal(t, api.ConversationUpdated, events[0].Type)
+	require.Equal(t, api.EventTypeConversationUpdated, events[0].Type)
 	require.Equal(t, "Renamed", *events[0].Conversation.Title)
 	require.Equal(t, "alice", events[0].ActorId)
 
@@ -194,7 +194,7 @@ func TestUpdateConversation(t *testing.T) {
 	resp, err = rename("carol", conv.Id, "By admin")
 	expect[api.UpdateConversation200JSONResponse](t, resp, err)
 
-	direct, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.Direct, MemberIds: []string{"bob"}}})
+	direct, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}}})
 	directID := expect[api.CreateConversation201JSONResponse](t, direct, err).Id
 	resp, err = rename("alice", directID, "Title")
 	require.Equal(t, "direct_conversation", expect[api.UpdateConversation403ApplicationProblemPlusJSONResponse](t, resp, err).Code)

@@ -149,7 +149,7 @@ func TestEndToEndWithTypedClient(t *testing.T) {
 	require.Equal(t, "unauthorized", unauth.ApplicationproblemJSON401.Code)
 
 	title := "Launch"
-	created, err := alice.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.Group, Title: &title, MemberIds: []string{"bob"}})
+	created, err := alice.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeGroup, Title: &title, MemberIds: []string{"bob"}})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
 	conv := created.JSON201.Id
@@ -207,7 +207,7 @@ func TestEndToEndWithTypedClient(t *testing.T) {
 	for _, e := range events.JSON200.Items {
 		types = append(types, e.Type)
 	}
-	require.Equal(t, []api.EventType{api.MemberAdded, api.MessageCreated, api.MessageCreated, api.MessageCreated, api.MessageUpdated, api.MessageDeleted}, types)
+	require.Equal(t, []api.EventType{api.EventTypeMemberAdded, api.EventTypeMessageCreated, api.EventTypeMessageCreated, api.EventTypeMessageCreated, api.EventTypeMessageUpdated, api.EventTypeMessageDeleted}, types)
 
 	renamed, err := alice.UpdateConversationWithResponse(ctx, conv, api.UpdateConversationJSONRequestBody{Title: "Launch day"})
 	require.NoError(t, err)
@@ -224,10 +224,10 @@ func TestEndToEndWithTypedClient(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, gone.StatusCode())
 	require.Equal(t, "conversation_not_found", gone.ApplicationproblemJSON404.Code)
 
-	direct, err := bob.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.Direct, MemberIds: []string{"carol"}})
+	direct, err := bob.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"carol"}})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, direct.StatusCode())
-	again, err := carol.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.Direct, MemberIds: []string{"bob"}})
+	again, err := carol.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, again.StatusCode())
 	require.Equal(t, direct.JSON201.Id, again.JSON200.Id)

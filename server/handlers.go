@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/db"
+	"github.com/parleyhq/parley/realtime"
 )
 
 // Handlers implements the generated strict server interface: one method per operation of
@@ -26,6 +27,14 @@ type Handlers struct {
 	gatherer prometheus.Gatherer
 	logger   *slog.Logger
 	document map[string]any
+	// signals carries read receipts to members' connections; nil sends none.
+	signals realtime.Broker
+	// redis is checked by readiness when the node uses it.
+	redis pinger
+}
+
+type pinger interface {
+	Ping(ctx context.Context) error
 }
 
 var _ api.StrictServerInterface = (*Handlers)(nil)

@@ -54,7 +54,7 @@ func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject
 		if err != nil {
 			return err
 		}
-		if row.Conversation.Type == string(api.Direct) {
+		if row.Conversation.Type == string(api.ConversationTypeDirect) {
 			return errDirectConversation
 		}
 		if !isAdmin(row.Role) {
@@ -70,7 +70,7 @@ func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject
 		if _, err := q.ConversationAddMemberCount(ctx, db.ConversationAddMemberCountParams{ID: req.ConversationId, Delta: 1}); err != nil {
 			return fmt.Errorf("count members: %w", err)
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MemberAdded, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberAdded, false, func(int64) (api.Event, error) {
 			m := memberOut(added)
 			return api.Event{Member: &m}, nil
 		})
@@ -104,7 +104,7 @@ func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequest
 		if err != nil {
 			return err
 		}
-		if row.Conversation.Type == string(api.Direct) {
+		if row.Conversation.Type == string(api.ConversationTypeDirect) {
 			return errDirectConversation
 		}
 		target, err := q.MemberGet(ctx, db.MemberGetParams{ConversationID: req.ConversationId, UserID: req.UserId})
@@ -134,7 +134,7 @@ func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequest
 				return fmt.Errorf("promote new owner: %w", err)
 			}
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MemberRemoved, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberRemoved, false, func(int64) (api.Event, error) {
 			m := memberOut(target)
 			return api.Event{Member: &m}, nil
 		})

@@ -50,7 +50,7 @@ func TestAddMember(t *testing.T) {
 
 	events := b.events(t, "dave", conv.Id)
 	require.Len(t, events, 2)
-	require.Equal(t, api.MemberAdded, events[1].Type)
+	require.Equal(t, api.EventTypeMemberAdded, events[1].Type)
 	require.Equal(t, "dave", events[1].Member.UserId)
 	require.Equal(t, "carol", events[1].ActorId)
 }
@@ -58,7 +58,7 @@ func TestAddMember(t *testing.T) {
 func TestAddMemberToDirectIsForbidden(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	resp, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.Direct, MemberIds: []string{"bob"}}})
+	resp, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}}})
 	direct := expect[api.CreateConversation201JSONResponse](t, resp, err)
 	add, err := b.h.AddMember(as(t, "alice"), api.AddMemberRequestObject{ConversationId: direct.Id, Body: &api.AddMemberJSONRequestBody{UserId: "carol"}})
 	require.Equal(t, "direct_conversation", expect[api.AddMember403ApplicationProblemPlusJSONResponse](t, add, err).Code)
@@ -101,7 +101,7 @@ func TestRemoveMember(t *testing.T) {
 
 		events := b.events(t, "alice", conv.Id)
 		last := events[len(events)-1]
-		require.Equal(t, api.MemberRemoved, last.Type)
+		require.Equal(t, api.EventTypeMemberRemoved, last.Type)
 		require.Equal(t, "anna", last.Member.UserId)
 	})
 

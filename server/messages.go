@@ -41,7 +41,7 @@ func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestOb
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("find earlier send: %w", err)
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MessageCreated, true, func(seq int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageCreated, true, func(seq int64) (api.Event, error) {
 			msg, err = q.MessageInsert(ctx, db.MessageInsertParams{
 				ID: uuid.Must(uuid.NewV7()), ConversationID: req.ConversationId, Seq: seq,
 				SenderID: caller, ClientMsgID: req.Body.ClientMsgId, Body: req.Body.Body,
@@ -145,7 +145,7 @@ func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestOb
 		if msg.DeletedAt != nil {
 			return errMessageDeleted
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MessageUpdated, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageUpdated, false, func(int64) (api.Event, error) {
 			edited, err = q.MessageSetBody(ctx, db.MessageSetBodyParams{ConversationID: req.ConversationId, Seq: req.Seq, Body: req.Body.Body})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("set body: %w", err)
@@ -189,7 +189,7 @@ func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageReque
 		if msg.DeletedAt != nil {
 			return nil
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.MessageDeleted, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageDeleted, false, func(int64) (api.Event, error) {
 			tombstone, err := q.MessageTombstone(ctx, db.MessageTombstoneParams{ConversationID: req.ConversationId, Seq: req.Seq})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("tombstone message: %w", err)

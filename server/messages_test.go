@@ -43,7 +43,7 @@ func TestSendMessage(t *testing.T) {
 	require.Len(t, events, 3)
 	for i, e := range events {
 		require.EqualValues(t, i+1, e.Seq)
-		require.Equal(t, api.MessageCreated, e.Type)
+		require.Equal(t, api.EventTypeMessageCreated, e.Type)
 		require.Equal(t, e.Seq, e.Message.Seq)
 	}
 
@@ -130,7 +130,7 @@ func TestEditMessage(t *testing.T) {
 	require.Equal(t, "message_deleted", expect[api.EditMessage409ApplicationProblemPlusJSONResponse](t, resp, err).Code)
 
 	events := b.events(t, "alice", conv.Id)
-	require.Equal(t, []api.EventType{api.MessageCreated, api.MessageUpdated, api.MessageDeleted}, eventTypes(events))
+	require.Equal(t, []api.EventType{api.EventTypeMessageCreated, api.EventTypeMessageUpdated, api.EventTypeMessageDeleted}, eventTypes(events))
 	require.Equal(t, "hello", events[1].Message.Body)
 }
 

@@ -26,10 +26,19 @@ func (h *Handlers) GetHealth(context.Context, api.GetHealthRequestObject) (api.G
 }
 
 // GetReadiness checks the dependencies; a load balancer stops sending traffic while it is 503.
+// Redis being down only degrades the node: sends still succeed (the outbox holds them), so the
+// report says so but the node stays ready.
 func (h *Handlers) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
 	checks := api.HealthChecks{Postgres: api.CheckStatusOk, Redis: api.CheckStatusDisabled}
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	if h.redis != nil {
+		checks.Redis = api.CheckStatusOk
+		if err := h.redis.Ping(pingCtx); err != nil {
+			h.logger.WarnContext(ctx, "readiness: redis is down", "error", err)
+			checks.Redis = api.CheckStatusDown
+		}
+	}
 	if err := h.pool.Ping(pingCtx); err != nil {
 		h.logger.WarnContext(ctx, "readiness: postgres is down", "error", err)
 		checks.Postgres = api.CheckStatusDown
@@ -39,7 +48,11 @@ func (h *Handlers) GetReadiness(ctx context.Context, _ api.GetReadinessRequestOb
 			Headers: api.GetReadiness503ResponseHeaders{RetryAfter: &retry},
 		}, nil
 	}
-	return api.GetReadiness200JSONResponse{Status: api.HealthReportStatusOk, Checks: &checks}, nil
+	status := api.HealthReportStatusOk
+	if checks.Redis == api.CheckStatusDown {
+		status = api.HealthReportStatusDegraded
+	}
+	return api.GetReadiness200JSONResponse{Status: status, Checks: &checks}, nil
 }
 
 // GetOpenAPIDocument serves the embedded spec.

@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+
+	"github.com/google/uuid"
 
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/db"
+	"github.com/parleyhq/parley/realtime"
 )
 
 // MarkRead moves the caller's read position forward; it never moves backwards.
@@ -32,5 +36,23 @@ func (h *Handlers) MarkRead(ctx context.Context, req api.MarkReadRequestObject) 
 	if err != nil {
 		return nil, fmt.Errorf("mark read: %w", err)
 	}
+	if lastRead > row.LastReadSeq {
+		h.signalRead(ctx, req.ConversationId, caller, lastRead)
+	}
 	return api.MarkRead200JSONResponse(api.ReadState{LastReadSeq: lastRead}), nil
+}
+
+// signalRead tells the members' connections (the reader's other devices included) that the
+// reader has read up to seq. It is ephemeral: a failure is logged, not answered.
+func (h *Handlers) signalRead(ctx context.Context, conversationID uuid.UUID, userID string, seq int64) {
+	if h.signals == nil {
+		return
+	}
+	frame, err := json.Marshal(api.ReadFrame{Type: api.ReadFrameTypeRead, ConversationId: conversationID, UserId: userID, Seq: seq})
+	if err == nil {
+		err = h.signals.Signal(ctx, realtime.Signal{ConversationID: conversationID, UserID: userID, Frame: frame})
+	}
+	if err != nil {
+		h.logger.WarnContext(ctx, "read receipt not signalled", "conversation", conversationID, "error", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/db/migrations"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/realtime"
 )
 
 // Config is everything a Server needs; DefaultConfig fills in the limits.
@@ -36,6 +38,15 @@ type Config struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 	DBMaxConns        int32
+
+	// RedisURL, when set, makes Redis Streams the bus between nodes; empty is one node with the
+	// in-process broker.
+	RedisURL string
+	// NodeID names this node in Redis; keep it stable across restarts.
+	NodeID     string
+	Redis      realtime.RedisConfig
+	Hub        realtime.HubConfig
+	Dispatcher realtime.DispatcherConfig
 }
 
 // DefaultDatabaseURL is a local PostgreSQL, as on a developer's machine.
@@ -54,18 +65,34 @@ func DefaultConfig() Config {
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		DBMaxConns:        20,
+		NodeID:            defaultNodeID(),
+		Redis:             realtime.DefaultRedisConfig("", ""),
+		Hub:               realtime.DefaultHubConfig(),
+		Dispatcher:        realtime.DefaultDispatcherConfig(),
 	}
+}
+
+// defaultNodeID is the host name: stable across restarts of the same machine or pod.
+func defaultNodeID() string {
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return host
+	}
+	return "parley"
 }
 
 // Server owns the pool, the authenticator and the metrics registry. Build it with New, serve with
 // Serve (or mount Handler), and Close it once.
 type Server struct {
-	cfg      Config
-	logger   *slog.Logger
-	pool     *pgxpool.Pool
-	auth     *Authenticator
-	registry *prometheus.Registry
-	handler  http.Handler
+	cfg        Config
+	logger     *slog.Logger
+	pool       *pgxpool.Pool
+	auth       *Authenticator
+	registry   *prometheus.Registry
+	redis      *realtime.RedisBroker // nil on one node without Redis
+	signals    realtime.Broker       // what carries read receipts: Redis, or in-process
+	hub        *realtime.Hub
+	dispatcher *realtime.Dispatcher
+	handler    http.Handler
 }
 
 // New connects to PostgreSQL (failing fast when it is unreachable), migrates when configured, and
@@ -111,10 +138,18 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newPoolCollector(s.pool),
+		realtime.NewBacklogCollector(s.pool),
 	)
+	if err := s.startRealtime(ctx); err != nil {
+		return nil, err
+	}
 	handlers, err := NewHandlers(s.pool, s.registry, logger)
 	if err != nil {
 		return nil, err
+	}
+	handlers.signals = s.signals
+	if s.redis != nil {
+		handlers.redis = s.redis
 	}
 	s.handler, err = s.routes(handlers)
 	if err != nil {
@@ -125,14 +160,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 
 // routes puts the middleware in front of the generated router. Order matters: metrics see every
 // answer, panics become 500s, then authentication (401 before any other check), body limits
-// (413, 415), spec validation (400) and finally the strict handlers.
+// (413, 415), spec validation (400), WebSocket handshakes to the hub, and finally the strict
+// handlers.
 func (s *Server) routes(handlers *Handlers) (http.Handler, error) {
 	validate, err := specValidator()
 	if err != nil {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(newHTTPMetrics(s.registry).middleware(r), recoverer(s.logger), s.auth.Middleware(s.logger), bodyGuard(s.cfg.MaxBodyBytes), validate)
+	r.Use(newHTTPMetrics(s.registry).middleware(r), recoverer(s.logger), s.auth.Middleware(s.logger), bodyGuard(s.cfg.MaxBodyBytes), validate, s.upgradeWebSocket)
 	strict := api.NewStrictHandlerWithOptions(handlers, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  requestErrorHandler,
 		ResponseErrorHandlerFunc: responseErrorHandler(s.logger),
@@ -174,6 +210,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
+	// Shutdown leaves hijacked connections alone: the hub closes its WebSockets with 1001.
+	s.hub.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -182,6 +220,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases what New created, in reverse order. Safe on a partly built server.
 func (s *Server) Close() {
+	if s.dispatcher != nil {
+		s.dispatcher.Stop()
+	}
+	if s.redis != nil {
+		s.redis.Stop()
+	}
+	if s.hub != nil {
+		s.hub.Close()
+	}
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
 	if s.auth != nil {
 		s.auth.Close()
 	}

@@ -51,7 +51,7 @@ func (b *testBundle) createGroup(t *testing.T, owner string, members ...string) 
 	t.Helper()
 	title := "group of " + owner
 	resp, err := b.h.CreateConversation(as(t, owner), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{
-		Type: api.Group, Title: &title, MemberIds: members,
+		Type: api.ConversationTypeGroup, Title: &title, MemberIds: members,
 	}})
 	return api.Conversation(expect[api.CreateConversation201JSONResponse](t, resp, err))
 }

@@ -33,9 +33,9 @@ func TestTokenFromDevSecretVerifiesWithServeDev(t *testing.T) {
 	auth, err := server.NewAuthenticator(cfg, discardLogger())
 	require.NoError(t, err)
 	defer auth.Close()
-	user, err := auth.Authenticate(token)
+	id, err := auth.Authenticate(token)
 	require.NoError(t, err)
-	require.Equal(t, "alice", user)
+	require.Equal(t, "alice", id.UserID)
 }
 
 func TestTokenUsesSecretFromEnvironment(t *testing.T) {
@@ -48,9 +48,9 @@ func TestTokenUsesSecretFromEnvironment(t *testing.T) {
 	auth, err := server.NewAuthenticator(server.AuthConfig{Secret: []byte("a-secret-from-the-environment-32b"), Issuer: "parley-test"}, discardLogger())
 	require.NoError(t, err)
 	defer auth.Close()
-	user, err := auth.Authenticate(strings.TrimSpace(out))
+	id, err := auth.Authenticate(strings.TrimSpace(out))
 	require.NoError(t, err)
-	require.Equal(t, "bob", user)
+	require.Equal(t, "bob", id.UserID)
 
 	_, err = runParley(t, "token", "not a valid id")
 	require.Error(t, err)

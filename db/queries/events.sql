@@ -8,9 +8,11 @@ WHERE conversation_id = @conversation_id AND seq > @after_seq
 ORDER BY seq
 LIMIT @max_rows;
 
--- name: OutboxInsert :exec
-INSERT INTO outbox (conversation_id, seq) VALUES (@conversation_id, @seq);
-
--- name: OutboxNotify :exec
--- Wakes the dispatchers when the transaction commits.
-SELECT pg_notify('parley_outbox', '');
+-- name: EventRange :many
+-- Events after one seq and, when before is positive, before another: what a connection replays.
+SELECT seq, payload FROM events
+WHERE conversation_id = @conversation_id
+  AND seq > @after_seq
+  AND (@before_seq::bigint <= 0 OR seq < @before_seq::bigint)
+ORDER BY seq
+LIMIT @max_rows;

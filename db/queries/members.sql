@@ -37,3 +37,9 @@ RETURNING *;
 UPDATE members SET last_read_seq = GREATEST(last_read_seq, @seq::bigint)
 WHERE conversation_id = @conversation_id AND user_id = @user_id
 RETURNING last_read_seq;
+
+-- name: MemberConversationIDs :many
+SELECT conversation_id FROM members WHERE user_id = @user_id;
+
+-- name: MemberUserIDs :many
+SELECT user_id FROM members WHERE conversation_id = @conversation_id;

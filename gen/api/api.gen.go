@@ -65,16 +65,46 @@ func (e CheckStatus) Valid() bool {
 
 // Defines values for ConversationType.
 const (
-	Direct ConversationType = "direct"
-	Group  ConversationType = "group"
+	ConversationTypeDirect ConversationType = "direct"
+	ConversationTypeGroup  ConversationType = "group"
 )
 
 // Valid indicates whether the value is a known member of the ConversationType enum.
 func (e ConversationType) Valid() bool {
 	switch e {
-	case Direct:
+	case ConversationTypeDirect:
 		return true
-	case Group:
+	case ConversationTypeGroup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorFrameType.
+const (
+	ErrorFrameTypeError ErrorFrameType = "error"
+)
+
+// Valid indicates whether the value is a known member of the ErrorFrameType enum.
+func (e ErrorFrameType) Valid() bool {
+	switch e {
+	case ErrorFrameTypeError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventFrameType.
+const (
+	EventFrameTypeEvent EventFrameType = "event"
+)
+
+// Valid indicates whether the value is a known member of the EventFrameType enum.
+func (e EventFrameType) Valid() bool {
+	switch e {
+	case EventFrameTypeEvent:
 		return true
 	default:
 		return false
@@ -83,28 +113,28 @@ func (e ConversationType) Valid() bool {
 
 // Defines values for EventType.
 const (
-	ConversationUpdated EventType = "conversation.updated"
-	MemberAdded         EventType = "member.added"
-	MemberRemoved       EventType = "member.removed"
-	MessageCreated      EventType = "message.created"
-	MessageDeleted      EventType = "message.deleted"
-	MessageUpdated      EventType = "message.updated"
+	EventTypeConversationUpdated EventType = "conversation.updated"
+	EventTypeMemberAdded         EventType = "member.added"
+	EventTypeMemberRemoved       EventType = "member.removed"
+	EventTypeMessageCreated      EventType = "message.created"
+	EventTypeMessageDeleted      EventType = "message.deleted"
+	EventTypeMessageUpdated      EventType = "message.updated"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
-	case ConversationUpdated:
+	case EventTypeConversationUpdated:
 		return true
-	case MemberAdded:
+	case EventTypeMemberAdded:
 		return true
-	case MemberRemoved:
+	case EventTypeMemberRemoved:
 		return true
-	case MessageCreated:
+	case EventTypeMessageCreated:
 		return true
-	case MessageDeleted:
+	case EventTypeMessageDeleted:
 		return true
-	case MessageUpdated:
+	case EventTypeMessageUpdated:
 		return true
 	default:
 		return false
@@ -113,6 +143,7 @@ func (e EventType) Valid() bool {
 
 // Defines values for HealthReportStatus.
 const (
+	HealthReportStatusDegraded    HealthReportStatus = "degraded"
 	HealthReportStatusOk          HealthReportStatus = "ok"
 	HealthReportStatusUnavailable HealthReportStatus = "unavailable"
 )
@@ -120,9 +151,116 @@ const (
 // Valid indicates whether the value is a known member of the HealthReportStatus enum.
 func (e HealthReportStatus) Valid() bool {
 	switch e {
+	case HealthReportStatusDegraded:
+		return true
 	case HealthReportStatusOk:
 		return true
 	case HealthReportStatusUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PingFrameType.
+const (
+	PingFrameTypePing PingFrameType = "ping"
+)
+
+// Valid indicates whether the value is a known member of the PingFrameType enum.
+func (e PingFrameType) Valid() bool {
+	switch e {
+	case PingFrameTypePing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PongFrameType.
+const (
+	PongFrameTypePong PongFrameType = "pong"
+)
+
+// Valid indicates whether the value is a known member of the PongFrameType enum.
+func (e PongFrameType) Valid() bool {
+	switch e {
+	case PongFrameTypePong:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadFrameType.
+const (
+	ReadFrameTypeRead ReadFrameType = "read"
+)
+
+// Valid indicates whether the value is a known member of the ReadFrameType enum.
+func (e ReadFrameType) Valid() bool {
+	switch e {
+	case ReadFrameTypeRead:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadyFrameType.
+const (
+	ReadyFrameTypeReady ReadyFrameType = "ready"
+)
+
+// Valid indicates whether the value is a known member of the ReadyFrameType enum.
+func (e ReadyFrameType) Valid() bool {
+	switch e {
+	case ReadyFrameTypeReady:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ResumeFrameType.
+const (
+	ResumeFrameTypeResume ResumeFrameType = "resume"
+)
+
+// Valid indicates whether the value is a known member of the ResumeFrameType enum.
+func (e ResumeFrameType) Valid() bool {
+	switch e {
+	case ResumeFrameTypeResume:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ResumedFrameType.
+const (
+	ResumedFrameTypeResumed ResumedFrameType = "resumed"
+)
+
+// Valid indicates whether the value is a known member of the ResumedFrameType enum.
+func (e ResumedFrameType) Valid() bool {
+	switch e {
+	case ResumedFrameTypeResumed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ResyncFrameType.
+const (
+	ResyncFrameTypeResync ResyncFrameType = "resync"
+)
+
+// Valid indicates whether the value is a known member of the ResyncFrameType enum.
+func (e ResyncFrameType) Valid() bool {
+	switch e {
+	case ResyncFrameTypeResync:
 		return true
 	default:
 		return false
@@ -144,6 +282,36 @@ func (e Role) Valid() bool {
 	case RoleMember:
 		return true
 	case RoleOwner:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TypingFrameType.
+const (
+	TypingFrameTypeTyping TypingFrameType = "typing"
+)
+
+// Valid indicates whether the value is a known member of the TypingFrameType enum.
+func (e TypingFrameType) Valid() bool {
+	switch e {
+	case TypingFrameTypeTyping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TypingRequestFrameType.
+const (
+	TypingRequestFrameTypeTyping TypingRequestFrameType = "typing"
+)
+
+// Valid indicates whether the value is a known member of the TypingRequestFrameType enum.
+func (e TypingRequestFrameType) Valid() bool {
+	switch e {
+	case TypingRequestFrameTypeTyping:
 		return true
 	default:
 		return false
@@ -229,6 +397,11 @@ type CreateConversationRequest struct {
 	Type  ConversationType `json:"type"`
 }
 
+// Cursors A seq per conversation id.
+//
+// Example: {"0f8fad5b-d9cb-469f-a165-70867728950e":41}
+type Cursors map[string]int64
+
 // EditMessageRequest defines model for EditMessageRequest.
 type EditMessageRequest struct {
 	// Body 1–4000 characters of UTF-8 text, without NUL characters.
@@ -236,6 +409,21 @@ type EditMessageRequest struct {
 	// Example: Hello, team
 	Body MessageBody `json:"body"`
 }
+
+// ErrorFrame server → client: a frame was refused (the connection stays open). Protocol violations
+// close the connection with 1008 instead.
+type ErrorFrame struct {
+	// Code Example: rate_limited
+	Code    string `json:"code"`
+	Message string `json:"message"`
+
+	// RetryAfterMs With rate_limited: when to try again.
+	RetryAfterMs *int           `json:"retry_after_ms,omitempty"`
+	Type         ErrorFrameType `json:"type"`
+}
+
+// ErrorFrameType defines model for ErrorFrame.Type.
+type ErrorFrameType string
 
 // Event One durable change to a conversation. `message.*` events carry `message`, `member.*` events
 // carry `member`, `conversation.updated` carries `conversation`.
@@ -254,6 +442,17 @@ type Event struct {
 	Seq     int64     `json:"seq"`
 	Type    EventType `json:"type"`
 }
+
+// EventFrame server → client: a durable event, in seq order per conversation, never repeated.
+type EventFrame struct {
+	// Event One durable change to a conversation. `message.*` events carry `message`, `member.*` events
+	// carry `member`, `conversation.updated` carries `conversation`.
+	Event Event          `json:"event"`
+	Type  EventFrameType `json:"type"`
+}
+
+// EventFrameType defines model for EventFrame.Type.
+type EventFrameType string
 
 // EventPage defines model for EventPage.
 type EventPage struct {
@@ -280,11 +479,13 @@ type HealthChecks struct {
 // HealthReport defines model for HealthReport.
 type HealthReport struct {
 	// Checks The state of each dependency; `disabled` when it is not configured.
-	Checks *HealthChecks      `json:"checks,omitempty"`
+	Checks *HealthChecks `json:"checks,omitempty"`
+
+	// Status `degraded`: serving, but a dependency that is not required is down (Redis: events wait in the outbox).
 	Status HealthReportStatus `json:"status"`
 }
 
-// HealthReportStatus defines model for HealthReport.Status.
+// HealthReportStatus `degraded`: serving, but a dependency that is not required is down (Redis: events wait in the outbox).
 type HealthReportStatus string
 
 // MarkReadRequest defines model for MarkReadRequest.
@@ -340,6 +541,24 @@ type MessagePage struct {
 	Items   []Message `json:"items"`
 }
 
+// PingFrame client → server: application heartbeat; answered with pong and the same id.
+type PingFrame struct {
+	Id   *string       `json:"id,omitempty"`
+	Type PingFrameType `json:"type"`
+}
+
+// PingFrameType defines model for PingFrame.Type.
+type PingFrameType string
+
+// PongFrame server → client: the answer to ping.
+type PongFrame struct {
+	Id   *string       `json:"id,omitempty"`
+	Type PongFrameType `json:"type"`
+}
+
+// PongFrameType defines model for PongFrame.Type.
+type PongFrameType string
+
 // Problem An RFC 9457 problem detail.
 type Problem struct {
 	// Code Machine-readable; stable across versions.
@@ -355,10 +574,73 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// ReadFrame server → client: a member marked the conversation read up to seq (ephemeral).
+type ReadFrame struct {
+	ConversationId openapi_types.UUID `json:"conversation_id"`
+	Seq            int64              `json:"seq"`
+	Type           ReadFrameType      `json:"type"`
+
+	// UserId Example: alice
+	UserId UserID `json:"user_id"`
+}
+
+// ReadFrameType defines model for ReadFrame.Type.
+type ReadFrameType string
+
 // ReadState defines model for ReadState.
 type ReadState struct {
 	LastReadSeq int64 `json:"last_read_seq"`
 }
+
+// ReadyFrame server → client: the first frame of every connection.
+type ReadyFrame struct {
+	// HeartbeatMs How often the server pings; a client that hears nothing for twice this long should reconnect.
+	HeartbeatMs int            `json:"heartbeat_ms"`
+	SessionId   string         `json:"session_id"`
+	Type        ReadyFrameType `json:"type"`
+
+	// UserId Example: alice
+	UserId UserID `json:"user_id"`
+}
+
+// ReadyFrameType defines model for ReadyFrame.Type.
+type ReadyFrameType string
+
+// ResumeFrame client → server: replay each listed conversation's events after its seq, then continue
+// live. Send it first, right after `ready`.
+type ResumeFrame struct {
+	// Cursors A seq per conversation id.
+	//
+	// Example: {"0f8fad5b-d9cb-469f-a165-70867728950e":41}
+	Cursors Cursors         `json:"cursors"`
+	Type    ResumeFrameType `json:"type"`
+}
+
+// ResumeFrameType defines model for ResumeFrame.Type.
+type ResumeFrameType string
+
+// ResumedFrame server → client: the replay asked for is complete; what follows is live.
+type ResumedFrame struct {
+	// Cursors A seq per conversation id.
+	//
+	// Example: {"0f8fad5b-d9cb-469f-a165-70867728950e":41}
+	Cursors Cursors          `json:"cursors"`
+	Type    ResumedFrameType `json:"type"`
+}
+
+// ResumedFrameType defines model for ResumedFrame.Type.
+type ResumedFrameType string
+
+// ResyncFrame server → client: too much to replay; page `GET /v1/conversations/{id}/events` from
+// `after_seq`. Live events of that conversation keep flowing meanwhile.
+type ResyncFrame struct {
+	AfterSeq       int64              `json:"after_seq"`
+	ConversationId openapi_types.UUID `json:"conversation_id"`
+	Type           ResyncFrameType    `json:"type"`
+}
+
+// ResyncFrameType defines model for ResyncFrame.Type.
+type ResyncFrameType string
 
 // Role defines model for Role.
 type Role string
@@ -378,6 +660,27 @@ type SendMessageRequest struct {
 //
 // Example: Launch
 type Title = string
+
+// TypingFrame server → client: another member is typing (ephemeral, never stored).
+type TypingFrame struct {
+	ConversationId openapi_types.UUID `json:"conversation_id"`
+	Type           TypingFrameType    `json:"type"`
+
+	// UserId Example: alice
+	UserId UserID `json:"user_id"`
+}
+
+// TypingFrameType defines model for TypingFrame.Type.
+type TypingFrameType string
+
+// TypingRequestFrame client → server: the user is typing; throttled per connection and conversation.
+type TypingRequestFrame struct {
+	ConversationId openapi_types.UUID     `json:"conversation_id"`
+	Type           TypingRequestFrameType `json:"type"`
+}
+
+// TypingRequestFrameType defines model for TypingRequestFrame.Type.
+type TypingRequestFrameType string
 
 // UpdateConversationRequest defines model for UpdateConversationRequest.
 type UpdateConversationRequest struct {
@@ -469,6 +772,12 @@ type ListMessagesParams struct {
 
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ConnectWebSocketParams defines parameters for ConnectWebSocket.
+type ConnectWebSocketParams struct {
+	// AccessToken The bearer token, for clients that cannot set the Authorization header.
+	AccessToken *string `form:"access_token,omitempty" json:"access_token,omitempty"`
 }
 
 // CreateConversationJSONRequestBody defines body for CreateConversation for application/json ContentType.
@@ -737,6 +1046,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConnectWebSocket Open the live connection (WebSocket, subprotocol parley.v1)
+	//
+	// Upgrades to a WebSocket speaking `parley.v1` (selected when offered; spoken when no
+	// subprotocol is offered). Browsers, which cannot set headers on a WebSocket, pass the token
+	// as `access_token`. The frames are the `*Frame` schemas below; `api/asyncapi.yaml` describes
+	// the channel. The connection receives the events of every conversation its user is a member
+	// of, and of conversations joined while connected.
+	//
+	// Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
+	// 4001 slow consumer, 4401 token expired. After any close, reconnect and `resume`.
+	//
+	// Corresponds with GET /v1/ws (the `ConnectWebSocket` operationId).
+	ConnectWebSocket(ctx context.Context, params *ConnectWebSocketParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetHealth Liveness
@@ -1144,6 +1467,30 @@ func (c *Client) MarkRead(ctx context.Context, conversationId ConversationID, bo
 // Corresponds with GET /v1/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConnectWebSocket Open the live connection (WebSocket, subprotocol parley.v1)
+//
+// Upgrades to a WebSocket speaking `parley.v1` (selected when offered; spoken when no
+// subprotocol is offered). Browsers, which cannot set headers on a WebSocket, pass the token
+// as `access_token`. The frames are the `*Frame` schemas below; `api/asyncapi.yaml` describes
+// the channel. The connection receives the events of every conversation its user is a member
+// of, and of conversations joined while connected.
+//
+// Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
+// 4001 slow consumer, 4401 token expired. After any close, reconnect and `resume`.
+//
+// Corresponds with GET /v1/ws (the `ConnectWebSocket` operationId).
+func (c *Client) ConnectWebSocket(ctx context.Context, params *ConnectWebSocketParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConnectWebSocketRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1945,6 +2292,60 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewConnectWebSocketRequest constructs an http.Request for the ConnectWebSocket method
+func NewConnectWebSocketRequest(server string, params *ConnectWebSocketParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/ws")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.AccessToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "access_token", *params.AccessToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2187,6 +2588,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
+
+	// ConnectWebSocketWithResponse Open the live connection (WebSocket, subprotocol parley.v1)
+	//
+	// Upgrades to a WebSocket speaking `parley.v1` (selected when offered; spoken when no
+	// subprotocol is offered). Browsers, which cannot set headers on a WebSocket, pass the token
+	// as `access_token`. The frames are the `*Frame` schemas below; `api/asyncapi.yaml` describes
+	// the channel. The connection receives the events of every conversation its user is a member
+	// of, and of conversations joined while connected.
+	//
+	// Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
+	// 4001 slow consumer, 4401 token expired. After any close, reconnect and `resume`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/ws (the `ConnectWebSocket` operationId).
+	ConnectWebSocketWithResponse(ctx context.Context, params *ConnectWebSocketParams, reqEditors ...RequestEditorFn) (*ConnectWebSocketResponse, error)
 }
 
 type GetHealthResponse struct {
@@ -3977,6 +4394,106 @@ func (r GetMeResponse) ContentType() string {
 	return ""
 }
 
+// ConnectWebSocketResponse401Headers the declared response headers of an HTTP 401 response for ConnectWebSocket
+type ConnectWebSocketResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ConnectWebSocketResponse429Headers the declared response headers of an HTTP 429 response for ConnectWebSocket
+type ConnectWebSocketResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// ConnectWebSocketResponse503Headers the declared response headers of an HTTP 503 response for ConnectWebSocket
+type ConnectWebSocketResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ConnectWebSocketResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ConnectWebSocketResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ConnectWebSocketResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ConnectWebSocketResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ConnectWebSocketResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ConnectWebSocketResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ConnectWebSocketResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ConnectWebSocketResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ConnectWebSocketResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ConnectWebSocketResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ConnectWebSocketResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConnectWebSocketResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConnectWebSocketResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConnectWebSocketResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetHealthWithResponse Liveness
 //
 // Returns a wrapper object for the known response body format(s).
@@ -4318,6 +4835,28 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 		return nil, err
 	}
 	return ParseGetMeResponse(rsp)
+}
+
+// ConnectWebSocketWithResponse Open the live connection (WebSocket, subprotocol parley.v1)
+//
+// Upgrades to a WebSocket speaking `parley.v1` (selected when offered; spoken when no
+// subprotocol is offered). Browsers, which cannot set headers on a WebSocket, pass the token
+// as `access_token`. The frames are the `*Frame` schemas below; `api/asyncapi.yaml` describes
+// the channel. The connection receives the events of every conversation its user is a member
+// of, and of conversations joined while connected.
+//
+// Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
+// 4001 slow consumer, 4401 token expired. After any close, reconnect and `resume`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/ws (the `ConnectWebSocket` operationId).
+func (c *ClientWithResponses) ConnectWebSocketWithResponse(ctx context.Context, params *ConnectWebSocketParams, reqEditors ...RequestEditorFn) (*ConnectWebSocketResponse, error) {
+	rsp, err := c.ConnectWebSocket(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConnectWebSocketResponse(rsp)
 }
 
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
@@ -6267,6 +6806,124 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	return response, nil
 }
 
+// ParseConnectWebSocketResponse parses an HTTP response from a ConnectWebSocketWithResponse call
+func ParseConnectWebSocketResponse(rsp *http.Response) (*ConnectWebSocketResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConnectWebSocketResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 101:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ConnectWebSocketResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ConnectWebSocketResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ConnectWebSocketResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// GetHealth Liveness
@@ -6323,6 +6980,9 @@ type ServerInterface interface {
 	// GetMe Who the caller is
 	// (GET /v1/me)
 	GetMe(w http.ResponseWriter, r *http.Request)
+	// ConnectWebSocket Open the live connection (WebSocket, subprotocol parley.v1)
+	// (GET /v1/ws)
+	ConnectWebSocket(w http.ResponseWriter, r *http.Request, params ConnectWebSocketParams)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -6434,6 +7094,12 @@ func (_ Unimplemented) MarkRead(w http.ResponseWriter, r *http.Request, conversa
 // GetMe Who the caller is
 // (GET /v1/me)
 func (_ Unimplemented) GetMe(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ConnectWebSocket Open the live connection (WebSocket, subprotocol parley.v1)
+// (GET /v1/ws)
+func (_ Unimplemented) ConnectWebSocket(w http.ResponseWriter, r *http.Request, params ConnectWebSocketParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -6960,6 +7626,39 @@ func (siw *ServerInterfaceWrapper) GetMe(w http.ResponseWriter, r *http.Request)
 	handler.ServeHTTP(w, r)
 }
 
+// ConnectWebSocket operation middleware
+func (siw *ServerInterfaceWrapper) ConnectWebSocket(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ConnectWebSocketParams
+
+	// ------------- Optional query parameter "access_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "access_token", r.URL.Query(), &params.AccessToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "access_token"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "access_token", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ConnectWebSocket(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -7114,6 +7813,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/conversations/{conversation_id}/events", wrapper.ListEvents)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/ws", wrapper.ConnectWebSocket)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/healthz", wrapper.GetHealth)
@@ -9494,6 +10196,136 @@ func (response GetMe500ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 	return err
 }
 
+type ConnectWebSocketRequestObject struct {
+	Params ConnectWebSocketParams
+}
+
+type ConnectWebSocketResponseObject interface {
+	VisitConnectWebSocketResponse(w http.ResponseWriter) error
+}
+
+type ConnectWebSocket101Response struct {
+}
+
+func (response ConnectWebSocket101Response) VisitConnectWebSocketResponse(w http.ResponseWriter) error {
+	w.WriteHeader(101)
+	return nil
+}
+
+type ConnectWebSocket400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ConnectWebSocket400ApplicationProblemPlusJSONResponse) VisitConnectWebSocketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConnectWebSocket401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ConnectWebSocket401ApplicationProblemPlusJSONResponse) VisitConnectWebSocketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConnectWebSocket403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ConnectWebSocket403ApplicationProblemPlusJSONResponse) VisitConnectWebSocketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConnectWebSocket429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ConnectWebSocket429ApplicationProblemPlusJSONResponse) VisitConnectWebSocketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConnectWebSocket500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ConnectWebSocket500ApplicationProblemPlusJSONResponse) VisitConnectWebSocketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConnectWebSocket503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ConnectWebSocket503ApplicationProblemPlusJSONResponse) VisitConnectWebSocketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetHealth Liveness
@@ -9550,6 +10382,9 @@ type StrictServerInterface interface {
 	// GetMe Who the caller is
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ConnectWebSocket Open the live connection (WebSocket, subprotocol parley.v1)
+	// (GET /v1/ws)
+	ConnectWebSocket(ctx context.Context, request ConnectWebSocketRequestObject) (ConnectWebSocketResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -10094,93 +10929,140 @@ func (sh *strictHandler) GetMe(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// ConnectWebSocket operation middleware
+func (sh *strictHandler) ConnectWebSocket(w http.ResponseWriter, r *http.Request, params ConnectWebSocketParams) {
+	var request ConnectWebSocketRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ConnectWebSocket(ctx, request.(ConnectWebSocketRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ConnectWebSocket")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ConnectWebSocketResponseObject); ok {
+		if err := validResponse.VisitConnectWebSocketResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3/btu4sv+rEPoeoO33yI7tJm3j/HOz3e3ZLtrdIk1R4DQ5MS2NLW4lUiEpJ97AwH2H+4b3SS44pGRJ",
-	"lm25+dHdRYDFwrFJcTg/PzMcqjdeIJJUcOBaecMbLwIagsSPJ1TDO5Yw3cH/m69CUIFkqWaCe0PvBC4z",
-	"UFoRGsfiCkLCONERkCCTErgmV4yH4qrr+Z4KIkioeULCOEuyxBv2fE/PU/CGHuMapiC9xcIvrXkCCWWc",
-	"8emGdWOY6DteVEHDRj9CIHioSMY1i3E1uwqRZrzabTHQct45nmiQ6xfSglxRpskYJkIC0XLO+JTQKWV8",
-	"p8U+f/7cOc50BFyzgGpYXfE0AvIDUAmSBBGNY+BTIE9P3rwmL14e9J5VV3MrKC2NXBZmhZRKmoB2KoPb",
-	"+giXDTvTVGpCze9ER0wRBZfm4cz8eJmBnHu+x2lino+jLhRcVhafCJlQbTf4Yt/zt+39B+RdIzE/8bBg",
-	"7RZa7LAdiOk3EvNa8BlIRQ0Bb39sFkNQGvNEERYamuCaJmlsHtebvJrQ8GDcCQ+DcWf/xeGkQ/svDjov",
-	"e69evHw5eHV40IN8EynV0XIP5QdfsNDzPQmXGZMQekMtM2jcWJbhyLrIfe91JpWQzVsYcbjWFwGOGBEx",
-	"QVtJJcyYyBRJ6RTW8dnOqeo2vX4HfKojbzjo9ZDF+d/9JsLWeKkPdApEsT/WLh3jvPLKIUxoFmtveGCW",
-	"pddWsjkRm+TcqG6GMwkoRafwBJWNXDEdMU6YVhWpVwS+P2gUptXEFgJsqZmfFMi3P34wa6wQfkwyBZKw",
-	"0CdUEaYJTVOgUqHPFV+BqydkpLLxqNuseGb2NoX7h4SJN/T+394yDu3ZX9Wepc06GgkqFVwB+pkfaOiC",
-	"gPkrEFwDx480TWPj6Zjge6kU4xiSf/6uzGZulpw1M0LLhxmNWXgh3bN8LwRNWWzsXoTzIXGyJ1bLSIzq",
-	"R5gi+71ezwhLSmE835cbb8IgDt1E3DDFZb3Nj1ic+57SVGfKG+4b/dJMo7W/taSRJWlOdpnkw5TKGOZD",
-	"t8FhfRuLtvz9YB9gGbyqs+55htiExkaxICRCErfeERnZ/Y+IonNFriIWRAT5QCgPyVU073rW901iFuwi",
-	"qjslP3DrKzS7ClgwrAck8o2QYxaGwB+aysAEXWl4TEkCyRgkGWeaJHROuNAkFBiikMa3XIPkNP7JcP0h",
-	"6TzmJONwnUKgISQTyuJMAnlKyTibPjsi1mgUoRJyNKZAzkA+USQWU59wmIEkEUjL61+FfiMyHj7kFn4V",
-	"RGVBZBCbyGQAvlFkXeG/YXchAzFp8M4L3/tA57Gg4akQ76icwvfSaeNlDM2xIcJshJb5TmgQQKqt1nwE",
-	"OWMBfOJ0RllMx/GDEn1MQkiBh8ADJDgUV/zIAFqLZklMNUgTPsqJRxUiN63sRu+Vh+Lqp0K8p3yepwgP",
-	"uVWTRhAEExDWd7SaSm3cVW34+sSo3VOWU5qznbZPMcNXU5id5POJ00xHQrI/4KHtHxEL2j21n43Z6Nzy",
-	"MaTVxNaUPm3a7cp4t2WVpamQGsL3EDJ6ioH8+/oNs+NReVWz2qiLiNA9EvO5MHyP/rCEtmgYMjOFxh+k",
-	"SEFqZjDZhMYKfC8tfXXjSRFDBU971rsa5MQNJP3i0TBh3KBU+8P5CrD3CxTZFiyW0eaXYvbyyWL8OwSo",
-	"yK8jCL5+dPDrpqBJfDVIUFwZukKmjMsMGykrZ3V1hCmBaggvEIoPeoMXnX6/M3h52u8Ne+a/f3t+MWY8",
-	"N0lvzALM38L2uV5MlcbUdNgf5Cy8CERmlOr5Eku+oxkPoiWEnEqRpZ7vZWm4lsYDpHFRl2h5W6Vcwzyn",
-	"o1kCXgOXyttsJ0LLha3JaJkBTTmXybRcDlrLrU3UUZrAzIDAp728GED5HCseO5Ua6oy/2TLaSWUl1xor",
-	"Q8xESBIyCYGu0Iw1pnpCvMIO7TzLJh6XdRY90aKqCO2kWjOypXQq4vbL+lJZpiS6Gv8a7bREs0nnDZVV",
-	"vWQakuqHtjz4mCUJlfMl+zwqJcW/S8WMhrKCBBTYVQScJEZ7KvIiExHH4uqIpFTZ1FmRkSuMdLfzE3ex",
-	"jRU56cYpx/FvE8xD2+7bW/h1JqJIXKFiGwvfu2G5EUqgYW6JO5pPxnFyYT5VPruFFJlIkRChI5DK1RFH",
-	"lZVHNpybJAQTJ4jBAbFdK4dlSVQ3VyN2VUDnNRHlsT4PLda0Pd/54MaggiZTfsi3BV9nVSxUzd4RWenS",
-	"HdUlx01uh3CagCJwTQMdz4ng+TQTVY+q+dMZp/EVnZfyWMpDzGPHBhYrbYsHXOjumYmsrSx1GRESev3W",
-	"zuiXfF9hq4VXbWcJpzh8cV7HSv8yYlFE8NjWLr7No9Z0yDnGkkCaLPunkGmn7N8mcKw8tTPbH8zQOpk4",
-	"v5GyGTRZ5m8cSJhJA49IEFE+BaIFodWcmYycQ+n+/5GNt4oEVMp58cPINx8Na5ZDzngxxvxghlSe6iLJ",
-	"CB/FQFV/HlkFq3KHBlrsAiP9Stl8Fx2oz71oCWa+BVs52LxV6jgKx+/q3bf69H4jyGlhN6hWjQazemBh",
-	"na8zpEKUFZ6t1dxmxBBRdWHCdulcayxEDBTltxuesAaygiAag7q/XHktxfWokZuQ261XyDE3hNI3Lu4V",
-	"/qZLw7D8p4REzPCLJotqjEhvGMRhUXSsstGVveu+4XMEEoaE2oQTB/mEkuK00GbhNm/uNil2Xj+/2YKU",
-	"7PrF+CaW/gw01hHmemtCIZaBTaoANIhKBasjMsrzv5EFeqyoFwSCT9g0kxZiVJmSCqWnErbj0FL+ifsK",
-	"2W5zaswo1s2ftZ4dJ5AKqVflGRRs2kREhaWL5RFGLYfOSjXH822Y1z2jieT3VH49gcqZzw5x8VtQaZ02",
-	"uGwmrMGx3F+54n3h7Ksr/i4Y3zFu3Baz55WdTTs8MWPurH7j1vRLu61vYz3P3jGlb5s0LoNoCy/fTEoR",
-	"e0uFIovavJ8hjoVPNNDEuOaYAdcXiZoi47yXk34woIfQ6fW9BnDRtl60qSh14IpS+LzD8QAOg+evOgfj",
-	"Pu3sT3rQOaSvXnT6k15wAAN4Sft9jMo8dLIt6leuHLVYh05rnRhJqk1eEQAmEy6I4UHBMn8r1T32e42F",
-	"jxq/Kr0DL/a3tA48HFpze9ppDoRs1yktd1CSXltI/C1gsKlUtA7gLUmqy9TPD9a3IL5ygrOibf3//e//",
-	"MRpk0hVJAw1Smaj/6fRN5xXRcK19PCIWmSa/fnpXGlXtxKna6op2VpUtpVqDNKv/58t/zs6ue73zf/6j",
-	"SRyO8vtHqyVwf3u8mp87rNYzOTl585oc7h+8JO5Iwx0Ur+Il246xUvmhQcQ4dIx/NxDiyOA0k2zSQAql",
-	"iNGgvDS6FA4X+mKCp8uNBmjbO24a7My1crRkYgkTN1QOl3io6B46ODws2cl+b3NteG1pt366+unkra17",
-	"2UqNcaJfGQ+NWjuub682urTKLl4Q71uxNAndYDEDQRsU9XbAYmPxrZESh0MK2HnF8XipxbHSR+Dhw9Zb",
-	"GuJUVZyvI6GAk/HcVtZwsE8yzi4zIClIYv0jFtbKLvSIJPQrKCJBYzVE0QnUAudqFGzpmOqpeZNXbpLM",
-	"afMxh3HBg4oHbudzizOszV2Brb3tJ8x3b19lLSy2RbWxbnb4bRPvXMAtA8UCX5X23x+82rT/486/aeeP",
-	"XuewezH8r875Td/vD14tmkWsIMgk0/OPhmKn3tgVfJzZxkD715vcmH/5fJp3TNouWfPr8smR1qk9imZ8",
-	"Ipp6MmUMc9v0ZJnUmTCptE8k0BiBjcOCjE/JmAZfgYfD6gmLn9eubZ3ZHROccTEDSX4+Pf3gk5jNwABJ",
-	"NgM5J/jDZxh/FMFX0Kp7xs/4T/jLaG/WHxEpMg2EA4SKjI5dlwKuNcxbpM+yXu958MvnU/wAo3IJ/InK",
-	"uyXNvsz32GTwRJ1x2yNJMFzYNqnRuhP/kW2+NmHzme1XoySpBUIyMp551D3jx9VqPQaCUICtUMA1UxqZ",
-	"Izhs6XUaC7MSV1cgyX5v3xZQjcZxhdrtGjqPUxpE0Bl0e6VolUvz+MNbz/dcVDam3u3ZcSIFTlPmDb3n",
-	"3V73uYdqGqGS7UVYSfjDfJ7aZhRjXbZP2qQV/wJtiw1erQV00OttaKLYrXmiUhJZ00GRShGAUqizRqHw",
-	"eODAEtH07ILYvWrbXtnavOGXc99T+TGe947NgIMysVfTqcKAlnNDeedm6l5ifHygNjHsvRuylWMG8u6l",
-	"MWU1XjX0+dcPP0UCOoJMIWwmcJ0KhS6T2Hh/H9wpLeqYYE/3sYFfzqz/Wcc2p4PdXDHW8e63FPjxh7c/",
-	"iiBLDJduqXXNkcT2QNfcfrPaOXpI6Ai6D8aeRtiYZxfAVu9fPv726yZuGk8032i0BiIyp8vfzW4NEXOi",
-	"hdWPb2admfX8wYg+JjlIaGidvLNOyQ3qUIjOXzZMr6uQb1KSWX+vErDXqss7pvTrysjqvaI1Z7nLIXt5",
-	"m+TWge7yyuL8HrVypVulUcgpnSJDa10+C9/bb6OipRsQOKW/fUql9dJMGhxun1Tvp72tCW2e1dCrjJpa",
-	"clUluFWHg0JpIiEArgkNNJsxPScIK0taWtXI84WPhyZrLmRZuDSGQOS5NeaX39IsQRg/46NlC8DoiGAl",
-	"C+/1NT7NdrPE6GotllNkDPoKwLV60wSIvhL4eHXGJehMcuw1QrM1WRbjSgPFasByNY5UWYhXNcTV1hN3",
-	"dQeUzitqW0zEJSz2oM02uwxvvBmNM6g3pXzxxmJcyn/ccCNw2x2zeaLvBVSKGB+wsdFxsWh9IWZ9782i",
-	"mr2ZCL54IB+yDho0KU1JQVRJO6p6BCH6mYF1Gg9Gb4XQK6qIK+U+rNPrt3BD9UseOO+gzWINnd5/UU9r",
-	"TaHWzrPBkTZF/L2bWqF/sQkyrvid72hbK/d+Hkw/e/vbJxUXqP6iuvUbh7ZqtSsSrF20NkAvpTqIVjVu",
-	"tQL4rcGuVAd0IYjMBu1vYa4vRf4Jg47rE/qeBtJCA5e3Ob/JpB5jRDs7PgEDeQklCLSqAf4pQmXs8woT",
-	"xp/dOnTs2dbQUgSptRLY5lKqAuAhlo3nRMGlb3JXaZGv7RovXi8xIk/dzSRi33Sxmpbah+6cjxbvwWiR",
-	"krrc9T4z0mUb5MZU1DL4MdzdR9KaN0rbK0exmBqGrwVXTtXvIPy1tC13lLKxRPPejblHRS11a62JP45Q",
-	"32bixJ0a6cgem/4uGCeaJfCoxPehxPmB2ybVzTXpbqCbq81UlbG4lXobwGY7GJcXUosuRS+kM2iP3lau",
-	"yLYCbf07Npl15sLhykntbwfSei1sqHj1yCOqa2/px2G4PBvGGz27wbulB9gt+OzdOBtcWHAXQ9MLy465",
-	"XRFvltnLDIVfGmcaT7aLSq2hz9ZgcY46Kv1Umk/5XHDonvHPkSuu2iEx0BmoggFYkVWaxTGJqFqGIjMh",
-	"FnwKSneUphZ9WiKfCmlPUc44F/a7NePt0541VJsbCrUnSHfJCVacy/66V1ChRJkiU7Pbv5s/+Ata2juj",
-	"X+TpXGRSQTx5ZtQ1V8lcXK0M7bahdnuWUnpN2A6g0vbkrE3ZPjMdlfMxaxqI6cgI36QyKhp7XPbG9JE9",
-	"3hgt38zn5sV0Oe2MF/Pc3f5iIgdmPEI+B18EUF+sS/CuKbbq5LdaS3nlGVdweURGeWds8QIssHdqzXox",
-	"AzKGueChfQketrVb52IL98aLmm/DLvnR9oWXiLYvWiNUES2SsdKCgyJPAbvlxyKc+2S0bCYfEQX6WZOf",
-	"sLDdSeE+k9jlyxb/HBlvuZl6Y85bSPwxYbhj54bvXdSRFNk0IhFTWsh5xXk5tbzTRKEq5rchJKkw2rSp",
-	"e9YkjqNKX+toSCSkxemsmUfy41UdQWGnJXclOOTnWX5x/urjWvbtZ/ZHbHjEl7wSizhWTLbUlnyb9KZ8",
-	"rWjrhSK8yTDkWRy3TnsauqcfuFpdXGNoynyYqosUTxzxjR02IByVhFe6dmTFfA8npBvJXd58Qiq1kA99",
-	"LPpYI78nN2gMBdFcbtINDnBHPLV3o+ByY5KEgMI6r6Wrsu86yzsBHHwgKgsCbHlGt4ivccD24Ijx6WpN",
-	"3CKVsn9ql3kU9kWXgOYxA/n+2mnluVQTH3NeqzmFoMhTGzl9sikXubNwvh1AIs5cf7JbepPKHYZQE8Xn",
-	"gsOOgbLhtS5/pkAJxF4wzRXgsUz4GNjauQ6j2KX44nwEvjrp2a3CnIlPeLHw1klBtqax06xAihsLFp8n",
-	"YgYKrxpdURmqI0I5EXGIacNlXglk+L43rCYQplbDY/6iitu4Hbw3uT9o7WDqL8d4YO+yvAu68QXXT1SN",
-	"6/k/BWEHPILdv4VPMLq48r5NK/gstWcJ7k1Om1tBEth8v+l+z6C3ajILgWum592/RO99RUKfI1G9ClgS",
-	"Rr4tI4fq/ZDqbdAv5/jPFuCdK+ubq7yKRUBjEsIMYpEm+IrVUUK/ApEZH5nYkMnYXRId7u31By+7vW6v",
-	"2x++6r2y/yKCI6i4dlgQZrBhwz9qoso/5FXxylcuBpW+cy0WpW9KF1gW54v/CwAA//8=",
+	"7D3tcts4kq+C4m1VnF1aljx2Est/zpOZ7GQumUklTqVqY68JkS0RYwqgAdCyxqWq+3UPcPeG+yRXaICf",
+	"oiQq/sjMVqq2dhwRIID+7kZ389YLxTQVHLhW3vDWi4FGIPHP91TDGzZlehf/3/wUgQolSzUT3Bt67+Eq",
+	"A6UVoUkiZhARxomOgYSZlMA1mTEeiVnP8z0VxjCl5g1Txtk0m3rDvu/peQre0GNcwwSkt1j4lTXfw5Qy",
+	"zvhkzboJjPU9L6qg5aAfIBQ8UiTjmiW4ml2FSDNebbcYaDnfPRlrkKsX0oLMKNNkBGMhgWg5Z3xC6IQy",
+	"vtVinz592j3JdAxcs5BqWF7xNAbyPVAJkoQxTRLgEyA771+9JM+eH/af1ldzKygtDV4WZoWUSjoF7UgG",
+	"j/UBrlpOpqnUhJrnRMdMEQVX5uXMPLzKQM493+N0at6Poy4UXNUWHws5pdoe8NmB5286+/cIu9bN/Mij",
+	"ArQb9mKHbbGZQetmXgp+DVJRs4HXP7SjIayMeaIIi8ye4IZO08S8rj9+MabR4Wg3OgpHuwfPjsa7dPDs",
+	"cPd5/8Wz58/3Xxwd9iE/REp1XJ6h+uILFnm+J+EqYxIib6hlBq0HyzIc2US5773MpBKy/QgBhxt9EeKI",
+	"gIgx8koq4ZqJTJGUTmAVnO2cOm3TmzfAJzr2hvv9PoI4//egbWMrpNQ7OgGi2O8rl05wXnXlCMY0S7Q3",
+	"PDTL0huL2XwT6/DcSm4GMlNQik7gCRIbmTEdM06YVjWs1xB+sN+KTEuJHRDYkTI/KpCvf3hn1lja+AnJ",
+	"FEjCIp9QRZgmNE2BSoUyV1wCV09IoLJR0GsnPDN7E8H9RcLYG3r/sVfqoT37VO3ZvVlBI0GlgitAOfM9",
+	"jZwSMP8KBdfA8U+apomRdEzwvVSKUQLTv/2mzGFuS8iaGZGFwzVNWHQh3bt8LwJNWWL4XkTzIXG4J5bK",
+	"SILkR5giB/1+3yBLSmEk3+dbb8wgidxEPDDFZb31r1ic+57SVGfKGx4Y+tJMI7e/tlsj5dYc7jLJhymV",
+	"CcyH7oDD5jEWXeH7zr7AAniZZt37zGanNDGEBRERkrj1jklgzx8QReeKzGIWxgThQCiPyCye9zwr+8YJ",
+	"C7dB1b1uP3TrK2S7mrFgQA+4yVdCjlgUAX/sXYZG6UoDY0qmMB2BJKNMkymdEy40iQSqKNzja65Bcpr8",
+	"aKD+mPs84STjcJNCqCEiY8qSTALZoWSUTZ4eE8s0ilAJuTWmQF6DfKJIIiY+4XANksQgLax/EfqVyHj0",
+	"mEf4RRCVhbGx2EQmQ/ANIesa/A24CxyIcYt0XvjeOzpPBI1OhXhD5QS+Fk0bKWP2nJhNmIPQKtwJDUNI",
+	"taWaDyCvWQgfOb2mLKGj5FE3fUIiSIFHwEPccCRm/NgYtNaaJQnVII36qDoedRO5bWU3eq86FFc/FeIt",
+	"5fPcRXjMoxo3gqAxAVHzRMuu1NpTNYavdoy6vaWc0u7tdH2LGb7swmyFn4+cZjoWkv0Oj83/aLEg31P7",
+	"t2EbnXM+qrQG2trcp3WnXRrvjqyyNBVSQ/QWIkZPUZF/XblhThxUVzWrBT20CN0r0Z+LorcoDyvWFo0i",
+	"ZqbQ5J0UKUjNjE02pokC30srP916UiRQs6c9K12N5cSNSfrZo9GUcWOl2gfnS4a9X1iRXY3FqrX5uZhd",
+	"vlmMfoMQCfllDOHlB2d+3RZ7EpfGEhQzs6+IKSMyo9adVb26poUpgWqILtAU3+/vP9sdDHb3n58O+sO+",
+	"+d8/PL8YM5obpzdhIfpvUXdfL6FKo2s6HOznILwIRWaI6rvSlnxDMx7GpQk5kSJLPd/L0mjlHg9xj4sm",
+	"RqvHqvga5j27mk3Ba4FS9ZjdUGihsNEZrQKgzecynpbzQRu+tdE6ShO4NkbgTj8PBlA+x4jHVqGGJuBv",
+	"N4x2WFnytUbKbGYsJImYhFDX9owxpqZDvAQO7STLOhhXaRYl0aJOCN2w2mCyEjs1dPtVeqktU0FdA36t",
+	"fFrZs3HnzS7rdMk0TOt/dIXBh2w6pXJegs+jUlL8dyWY0RJWkIAIm8XAydRQTw1fZCySRMyOSUqVdZ0V",
+	"CVxgpLcZnniKTaDIt26EcpL8OkY/tOu5vYXfBCKixAUqNoHwrRuWM6EEGuWcuCX7ZBwnF+xTh7NbSJGx",
+	"FFMidAxSuThiUFs5sOrcOCHoOEECzhDbNnJYxUT9cI3NLiPovIGiXNfnqsWytuc7GdyqVJBlqi/5MuXr",
+	"uIpFql06Iiidu6N65KRN7BBOp6AI3NBQJ3MieD7NaNXjuv90xmkyo/OKH0t5hH7syJjFStvgARe6d2Y0",
+	"aydOLTXClN68tjMGFdlX8GohVbtxwikOX5w3baW/G7QoInhiYxdfJlEbNOQEYwUhrZyNwkGtxvLWjNX0",
+	"xIw+TEHWMdwIM992sz2GB4NFyxl+jJh2DPtlRIvRs26i53sztAlqnN8GXYyZvJIYl2xyg3Oa//U//0vC",
+	"hAHXQ0LJ2IwlM6qIhHGmICI7zpDgECLklDbULlLgT3vknRRahCIh10wkVgWc8TARCkhjGgahBv3+C8K4",
+	"0kAjyw4NOwsDlBWL0pNUw4XzLttMoYrcXnomjRd2Ya9Vpi3i4JPZUnWBoVVrWpSeem8juemGrMPgYIuI",
+	"a+cOPHF5jFYcXkObhviVA4kyacx0EsaUT8BsnNZjNyRwb+79NbB2nyIhlXJePAh886dh0XLIGS/GmAdm",
+	"SO2tzqIJ8FUMVP1x0IZZGmqxjTvj165vtpFFzbkXHY3qL7Hxnfu2kXNxVJ1aO1oZG22LwTqaXLcIklWr",
+	"4F6+OLNGgCPZApU1mK2k3G2kT07PSIY+Ydw6MzICuSTC8/iqhBQ30VuiOcgZZyMYWvkYH3Tl4+boBhDa",
+	"zfeYqgtjQ1ek10iIBCgS8XbGfeMcuYnQamH75cord9w04XI54lBeyqxcGlR+cUZoofx7NIqq/5QwFdf4",
+	"Q5tYaTUPXzFIouIGoA5Gdwe1JN5jkGCoCqM/OMgnlBRX9zYkZoNYvTbuzi+zbjeQgF2/GN8G0p+AJjrG",
+	"wMsKuxTvZIzfDjSMK9HjYxLkwZjAqidWBO9Cwcdsksk24k+F0hMJm53CSjAIzxWx7eY0gFGsm79rNTje",
+	"QyqkXsZnWIBp3SZqIF2U94lN4AYRTCSNIAqGeE/A+MTHuyZajdFXY6L5cfLAPdl5b04yzBUo5qi4Gx+R",
+	"6ZG4wfBJPY7mFkXfqbyC2ChO3CnagPaWysv3ULsC3sLE/BIntbk3uGrfWItoe7jo5dtC59ZX/E0wvqX6",
+	"vqsLnwd6153wvRlzb+Fct6ZfOW3zGKth9oYpfdcYUmnLdNAz7VspTKCK92UdIO8nSBLhEw10apQD2gUX",
+	"UzVBwHnPx4Nwnx7Bbn/gtdh4XcPH62LUhy5Gje87Gu3DUfjdi93D0YDuHoz7sHtEXzzbHYz74SHsw3M6",
+	"GKBxxCOH2yKc7aLTi1WOXiMxa5rqORE8tF6TU6MofspwTiUMetBvjYM24FVLJXp2sCGT6PGMZnemreZA",
+	"xLad0vEEFex19Uy+xCZvixyvsrPLLTVx6ud5NhsM72qsYInaBv/67/8zFGS8RklDDVIZu+Pj6avdF0TD",
+	"jfbRWReZJr98fFMZVU/Mq/PqEnXWiS2lWoM0q//z8z/Pzm76/fO//aUNHW7nD28vV3ysu1vM7xifrPBz",
+	"LALRz7Euz5BULiCN+Sn1CKg+JpSrGRizA0MlqeATDCVifgOdggtZNYR3G5+vvCDJLZTU/N7Ns2k9rVh5",
+	"2havzuzfHo1oQczS93YMcbdjuLvj5TspTt6/ekmODg6fE3ct7ZJ9eisjVo3oPQ1jxmHXKGVj9x0b8944",
+	"tjSUQili2D6/3io5igt9McYMoVapaVP0WuJceTpeR8qvuFIttz+lGV1kgB4eHVWE20F//f3eSrQ147If",
+	"37+2ZreNths6uWQ8MrLIQX3zjZHzvu3ixeZdWK0N6caA3iYi4WL6UyovIVq6UyUGwSRLDWUruCI7kMYw",
+	"BUmTp22ksr1+/TK7tMkoZpcPkGNQhDCbaqy0VlcZpAYNxoFsEfJ3M8rX3mOt2sl8O2k2ZlJpFyk3Dvs1",
+	"yHkl1L2M+ULIt4ahfxIzIsYaaqlsRk6qY0LdwpZRYsxC5kLHjE/wzlzPWOiy+ROjMFQssiQiEtx2KhxU",
+	"oQ8FSpVEuFHOGvjNH45+Krupkk4NaO2YU9kUuqtdCWlC5za+4i7mGvkRzr+316xMY9K6b7DCzUjNeAZn",
+	"PGHX0CMfgEeEaUsLPpFsEud1HgHCqzUKHpaXXWvjK25YKy7MobtfL7g3rYZftB3tOyBSZcShoUCmiDmB",
+	"MemPycxQqU0BUJinaWD1YFCI7gsMcx5uAQUhyDQLYyPzLTSOscSDBH//8ZTsXQ/2ahkRe7csWuxZygrw",
+	"Nv+MB0WpT9Ajb9g15JSHaTu0cRl9CZCScSJmhumnQPksZgm0XrIUFUTb64wv0U4taJnzcIu7r6biKA/Q",
+	"iikXbikCbTOOSXUdkukMuz7uDW2LO14nrZexUMDJaG6tChzsk4yzqwzwssO6gegDVCF1TKb0EhSRoPHu",
+	"TdExNOIDy85+R/+reRHU5ny2Yea0PbnLeJr7NUezm2tZZO6tr4Xq7FSezlO2jctCeTVLxAgyjW+o2Hf5",
+	"7ZPSQkJ0T9Zek5/sql/DcmtFMu7GsU93tWuo29ZT5WA8JjqWQusEovxWL88SaBL7I8O1G5jagPMR767u",
+	"nr5UuFEd0niau8VfWzdnqaCWWJFHKissNth/sY7FTnb/QXd/7+8e9S6G/7l7fjvwB/svFu1SREGYSabn",
+	"H8yO8wyAEJQ6FZe22KjlBszY0z9/OvXRrvgEow8ivARNYsojFaPMw2S4kRQz5WRGax0tLnSBue7l5mjK",
+	"/gtQLo+w7vcks6V/9l+vchL6+dNpXhNp62DN0/ItsdapTTZnfCzaqi5lAnNb1mSxtZtbiEATjFW68K4R",
+	"JyMaXgKPhvUcSj/PTrOZZC4R8IwLI29+Oj1956NdRSIw/5Fzgg8KeKneGT/jP+KTYO96EBApMg2EA0SK",
+	"BCeuDgHXGuZF0GdZv/9d+POnU/wDgmqS2xOV10MiC8dgywieqDNuqyAJBhNsIVSwKqc/sOXVRweHz5/a",
+	"CBcl00aYhATGbzeW80ndBEKjKBJg7+fghimNwBEcNlQzjYRZyYafDvoH1moypM8VspmjmZOUhjHs7vf6",
+	"lVhGjs2Td68933MxG6PWen07TqTAacq8ofddr9/7zkN+iZHa92K8nvzd/D2x5SaGzW0ldOQNvb+DtjeY",
+	"XqPIc7/fX1MmsV15RO2edUWNRCqF4RekWWuvL3zv0G6i7d3FZvfqhXlVtveGn899T+WJup6xcTkoZRiJ",
+	"ThQabzk0lHdupu5NjT0TqnUAe+uGbISYhhu9lyaUNWDVUsnfTG8WU9AxZAoj4QRuUqFQdhOrZR4COpVF",
+	"HRCsI4Al+kaJrgObo8FeThirYPdrCvzk3esfRJhNDZTuSHXtKs1WOTf0TzvZuf2QyG3oIQB7GuMNvl0A",
+	"i7l//vDrL+ugia77WqZ9DzRijpa/Gt9i0MoGHeUdONbM+u7RNn1SJlYsF0feWy3kGnIoUOeXJdGr0m7W",
+	"EUnTxV9JLm+Y0i9rI+udQ1Zka5dD9vJCyI0DXXuKxfkDUuVSPUorkjEWIsbNOp6F7x10IdFKjwOcMtg8",
+	"pVZcaSbtH22e1KyYvSsLrZ/VUo2MlFoRVRVzq2kOCqWJhNB4VjTU7JrpuQ08Vqi0TpHnCx8zsVa0XLHm",
+	"0ghCkd+8YCzlS8ohCONnPCiT/INjgpfT2Lmn9W22XiVBUWttOUVGoGeQR8CNH6BnAl+vzrgEnUmO1UTI",
+	"tvv9fp5DjnRWrGa9dmvi1RlxubjENecApfNL8g0s4jwnG7+35SzDW++aJhk0y04+eyMxqjhibrhBuK1/",
+	"WT/R90IqRYIvWFvKuFh0bnmxurpmUXcjjQZfPJIMWWUatBFNhUBUhTrqdAQRypl9KzQebb+1jc6oIi47",
+	"43GF3qCDGGq2ccB5h10Wa6nl/pNKWssKjUKJNYK0TePv3TZiQot1JuOS3PmKvLXU2ePR6LN/sHlS0SLl",
+	"T0pbv3LoSlbbWoKNVmrG0EupDuNlilsORX6psqsEJJ0KItf73fssrY6J/gGVjis++JoM0oECy35NX8RS",
+	"33RENz5+D8bkJZSgoVVX8DtoKmPxSDRl/OmdVYe7HK5okEZ2sMtKUCHwCMPGc5uYoDSV1vK1eQflrTLZ",
+	"cb1HiO1lueyW2pdu7Y8WnS47uKTOd31Ij7SsrVrriloAf1N3D+G01kr2SCImBuArjStH6veg/jrylrtK",
+	"WRuieevGPCChVgowVugft1HfeuJ5XhHmHo3m5DfBONFsCt+I+CGIOL9wW0e6OSXdj+nmYjN1Yiz6Tt3F",
+	"YLNFSWXLqSJTwIvoNXS33paaYHUy2gb3zDKr2IXDzGHt385I63fgoaK56Derrjunn0RReTeMvRK2M+9K",
+	"CbCd8tm7dTy4sMZdAm0tyU+4XRF7x9gK6UIujTKNN9tFpNbsz8ZgcY46rjyqzKd8Ljj0zvin2AVX7ZAE",
+	"6DWoAgAYkVWaJQmJqSpVkZmQCD4BpXeVptb6tJvcEdLeopxxLuxvK8bbtz1tiTa3BGrf474rQrAmXA5W",
+	"NZnO07Qm5rT/bvLgT8hpbwx9kZ25yKSCZPzUkGtOkjm6OjHaXVXtZi+l0gh8C6PS5uSsdNmws0zFH/Mr",
+	"dQMBNpsJisSeIt382F5vBGXvfTcvoeW0M17Mc937iokcmJEI+Rxs9ddcrEewmxSm6uR9qyp+5RlXcHVM",
+	"grzYrWhxDTYf0qyXMCAjmAtXmoY+liuGt4F7I0XNr1GP/GBLPSubtq3UCVVEi+lIacFBkR3AAtiRiOY+",
+	"Ccr60IAo0E/b5IQ12x0WHtKJLT+n8MfweKv1kWt93gLj3xyGexZu+GUFHUuRTWISM6WFnNeElyPLe3UU",
+	"6mh+HcE0FYaa1mWKG8cxqOVwB0PXLsfezpp5JL9e1TEUfFoRV4JDfp/lF/evPq5lM6DtQ0x4xM+4EGtx",
+	"LLFsJQX/Lu5NtVPAxh4BWJw85FmSdHZ7WioFHjlaXVQmt3k+TDVRijeO2JPTKoTjCvIqnQQsmh/ghnTt",
+	"dstmBrhLTJb/g0ukb95UNzGIFXA0x2+7ANzSntq7VXC11klCg8IKr1JU2c49eSaAMx+IysIQU55RLGKD",
+	"vKJ2cjkmbi2Vqnzq5nkU/EVLg+abB/L1qdPisyQTH31eSzkFosiO1Zw+WeeL3Js632xAop25+ma30mf0",
+	"HlUo1i8LDlsqypamp38kRQnE9ozJCeBbmPCbYusmOgxhV/SLkxHYHPnpndQctmEY3t6DU5CtSOzEdhRF",
+	"xYK1z6fiGhSWGs2ojNQxoZyIJEK34SqPBDLs6I7RBMLUsnrMe8/dRexgXfLBfmcB0+x398jSpWxRsfYT",
+	"Vk9UA+r5xx7tgG/G7r+FTDC0uLb7i/F+rzangtia2dX1TQ97B72RklkEXDM97/0pcu9rGPoUi3opYAUZ",
+	"+bFKPMxWx24/pti5U1mslmWoKgV6aQzIwH6HsHc9CIxySOzn4bA1qxiPQUJ0TFSKX1rCH7k44yobpXmr",
+	"dKbycU975HtXzOq77wiGlHOhiQLtOtMqYmRKuQ/fflqjKMM841SRoFrzGvSIQSr2p7GRXjM4+CuWbAeu",
+	"LFWREeCHOgKasj2q5jykKevN6TQJiAXICNQZR5DGlHNI7GsrxdoSQmDX7kqn7GBR9MOpdNvXqqgBzy8A",
+	"zrgY2zhSs1iE2OaWBPtc5AtChHWtL7G3fCgiUEMy6PcHecMcFWcaPcNIzLhvO82nImHhnOyMaOTA8RSf",
+	"HLnmPVoI+yk5/4wf4LsSMTMLqmxqvIKDg/7AfTMLblKjdnoEg8eE8jnBNvd+2WsHzxLY1iRBaxWCHVeg",
+	"cjlwvcyatgA5/4jXWEjXpEC5RiEluRgk1Ip7K62NO5RJt36A9sXgaH/TF2ib0e6BFRuN7yDPmA6xa5G2",
+	"bFryVc4Xf3QD/c+jtcryt9tasfvnc+OC1urwP58vaiVyv6bunhgrzCu8vlMRQFVhVsjCqmksgSbYlvN8",
+	"sWlDZnVk4DYGSERIExLBNSQineJHq4IpvQQiMx6YBTOZuKL84d7eYP95r9/r9wbDF/0X9huzbkNFmXeh",
+	"CAwgWj4TraoP8lvI2k/O5q/85lLaKr8Ux6/8VikiXJwv/j8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

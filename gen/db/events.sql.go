@@ -71,26 +71,49 @@ func (q *Queries) EventListAfter(ctx context.Context, arg EventListAfterParams) 
 	return items, nil
 }
 
-const outboxInsert = `-- name: OutboxInsert :exec
-INSERT INTO outbox (conversation_id, seq) VALUES ($1, $2)
+const eventRange = `-- name: EventRange :many
+SELECT seq, payload FROM events
+WHERE conversation_id = $1
+  AND seq > $2
+  AND ($3::bigint <= 0 OR seq < $3::bigint)
+ORDER BY seq
+LIMIT $4
 `
 
-type OutboxInsertParams struct {
+type EventRangeParams struct {
 	ConversationID uuid.UUID
-	Seq            int64
+	AfterSeq       int64
+	BeforeSeq      int64
+	MaxRows        int32
 }
 
-func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) error {
-	_, err := q.db.Exec(ctx, outboxInsert, arg.ConversationID, arg.Seq)
-	return err
+type EventRangeRow struct {
+	Seq     int64
+	Payload []byte
 }
 
-const outboxNotify = `-- name: OutboxNotify :exec
-SELECT pg_notify('parley_outbox', '')
-`
-
-// Wakes the dispatchers when the transaction commits.
-func (q *Queries) OutboxNotify(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, outboxNotify)
-	return err
+// Events after one seq and, when before is positive, before another: what a connection replays.
+func (q *Queries) EventRange(ctx context.Context, arg EventRangeParams) ([]EventRangeRow, error) {
+	rows, err := q.db.Query(ctx, eventRange,
+		arg.ConversationID,
+		arg.AfterSeq,
+		arg.BeforeSeq,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EventRangeRow{}
+	for rows.Next() {
+		var i EventRangeRow
+		if err := rows.Scan(&i.Seq, &i.Payload); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

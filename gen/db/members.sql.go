@@ -11,6 +11,30 @@ import (
 	"github.com/google/uuid"
 )
 
+const memberConversationIDs = `-- name: MemberConversationIDs :many
+SELECT conversation_id FROM members WHERE user_id = $1
+`
+
+func (q *Queries) MemberConversationIDs(ctx context.Context, userID string) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, memberConversationIDs, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var conversation_id uuid.UUID
+		if err := rows.Scan(&conversation_id); err != nil {
+			return nil, err
+		}
+		items = append(items, conversation_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const memberDelete = `-- name: MemberDelete :one
 DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING conversation_id, user_id, role, joined_at, last_read_seq
 `
@@ -174,4 +198,28 @@ func (q *Queries) MemberPromoteSuccessor(ctx context.Context, conversationID uui
 		&i.LastReadSeq,
 	)
 	return i, err
+}
+
+const memberUserIDs = `-- name: MemberUserIDs :many
+SELECT user_id FROM members WHERE conversation_id = $1
+`
+
+func (q *Queries) MemberUserIDs(ctx context.Context, conversationID uuid.UUID) ([]string, error) {
+	rows, err := q.db.Query(ctx, memberUserIDs, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var user_id string
+		if err := rows.Scan(&user_id); err != nil {
+			return nil, err
+		}
+		items = append(items, user_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -1,0 +1,207 @@
+package realtime_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	asyncAPIPath     = "../api/asyncapi.yaml"
+	openAPIPath      = "../api/openapi.yaml"
+	generatedAPIPath = "../gen/api/api.gen.go"
+
+	// schemaRefPrefix is the only form a message payload may take: a schema of the HTTP API, from
+	// which the Go types are generated.
+	schemaRefPrefix = "./openapi.yaml#/components/schemas/"
+	// channelRefPrefix starts the $ref of a channel, and of a channel's message.
+	channelRefPrefix = "#/channels/"
+)
+
+type yamlRef struct {
+	Ref string `yaml:"$ref"`
+}
+
+type asyncAPIMessage struct {
+	Name    string  `yaml:"name"`
+	Payload yamlRef `yaml:"payload"`
+}
+
+type asyncAPIChannel struct {
+	Address  string                     `yaml:"address"`
+	Messages map[string]asyncAPIMessage `yaml:"messages"`
+}
+
+type asyncAPIOperation struct {
+	Action   string    `yaml:"action"`
+	Channel  yamlRef   `yaml:"channel"`
+	Messages []yamlRef `yaml:"messages"`
+}
+
+type asyncAPIDoc struct {
+	AsyncAPI   string                       `yaml:"asyncapi"`
+	Channels   map[string]asyncAPIChannel   `yaml:"channels"`
+	Operations map[string]asyncAPIOperation `yaml:"operations"`
+}
+
+type openAPISchema struct {
+	Properties map[string]struct {
+		Type string `yaml:"type"`
+		Enum []any  `yaml:"enum"`
+	} `yaml:"properties"`
+}
+
+type openAPIDoc struct {
+	OpenAPI    string `yaml:"openapi"`
+	Components struct {
+		Schemas map[string]openAPISchema `yaml:"schemas"`
+	} `yaml:"components"`
+}
+
+// TestAsyncAPIFramesHaveGeneratedTypes ties api/asyncapi.yaml to api/openapi.yaml and to the Go code
+// generated from it: every message's payload is a frame schema with a generated struct and a
+// generated `type` enum, every message is used by an operation, and every *Frame schema of the
+// HTTP API is the payload of a message.
+func TestAsyncAPIFramesHaveGeneratedTypes(t *testing.T) {
+	t.Parallel()
+
+	var async asyncAPIDoc
+	readYAML(t, asyncAPIPath, &async)
+	require.Equal(t, "3.0.0", async.AsyncAPI, "%s: asyncapi version", asyncAPIPath)
+	require.NotEmpty(t, async.Channels, "%s: no channels", asyncAPIPath)
+
+	var openapi openAPIDoc
+	readYAML(t, openAPIPath, &openapi)
+	require.NotEmpty(t, openapi.OpenAPI, "%s: not an OpenAPI document", openAPIPath)
+	require.NotEmpty(t, openapi.Components.Schemas, "%s: no components.schemas", openAPIPath)
+
+	goTypes := declaredTypes(t, generatedAPIPath)
+
+	// Messages: each payload is a frame schema with generated Go types.
+	used := map[string]bool{}       // "#/channels/<c>/messages/<m>" -> referenced by an operation
+	payloads := map[string]string{} // schema name -> a message that carries it
+	for _, channelID := range slices.Sorted(maps.Keys(async.Channels)) {
+		channel := async.Channels[channelID]
+		require.NotEmpty(t, channel.Address, "channel %s has no address", channelID)
+		for _, messageID := range slices.Sorted(maps.Keys(channel.Messages)) {
+			message := channel.Messages[messageID]
+			where := "channel " + channelID + ", message " + messageID
+			used[channelRefPrefix+channelID+"/messages/"+messageID] = false
+
+			name, ok := strings.CutPrefix(message.Payload.Ref, schemaRefPrefix)
+			require.True(t, ok, "%s: payload $ref %q is not of the form %s<Name>",
+				where, message.Payload.Ref, schemaRefPrefix)
+			require.NotEmpty(t, name, "%s: payload $ref names no schema", where)
+			require.NotContains(t, name, "/", "%s: payload $ref %q must name a whole schema",
+				where, message.Payload.Ref)
+
+			// (a) the schema exists in the HTTP API.
+			schema, ok := openapi.Components.Schemas[name]
+			require.True(t, ok, "%s: schema %s is not in components.schemas of %s", where, name, openAPIPath)
+
+			// (b) oapi-codegen generated a struct for it.
+			require.Equal(t, "struct", goTypes[name],
+				"%s: %s must declare `type %s struct`", where, generatedAPIPath, name)
+
+			// (c) its `type` is a one-value string enum, generated as <Name>Type.
+			typeProp, ok := schema.Properties["type"]
+			require.True(t, ok, "%s: schema %s has no `type` property", where, name)
+			require.Len(t, typeProp.Enum, 1, "%s: %s.type must be an enum of exactly one value", where, name)
+			value, ok := typeProp.Enum[0].(string)
+			require.True(t, ok, "%s: %s.type enum value %v is not a string", where, name, typeProp.Enum[0])
+			require.NotEmpty(t, value, "%s: %s.type enum value is empty", where, name)
+			require.Equal(t, "string", goTypes[name+"Type"],
+				"%s: %s must declare `type %sType string`", where, generatedAPIPath, name)
+
+			payloads[name] = where
+		}
+	}
+	require.NotEmpty(t, used, "%s: no messages", asyncAPIPath)
+
+	// Operations: each names an existing channel and messages of that channel.
+	require.NotEmpty(t, async.Operations, "%s: no operations", asyncAPIPath)
+	for _, operationID := range slices.Sorted(maps.Keys(async.Operations)) {
+		operation := async.Operations[operationID]
+		require.Contains(t, []string{"send", "receive"}, operation.Action,
+			"operation %s: action must be send or receive", operationID)
+		channelID, ok := strings.CutPrefix(operation.Channel.Ref, channelRefPrefix)
+		require.True(t, ok, "operation %s: channel $ref %q is not of the form %s<id>",
+			operationID, operation.Channel.Ref, channelRefPrefix)
+		require.Contains(t, async.Channels, channelID,
+			"operation %s: channel %q does not exist", operationID, channelID)
+		require.NotEmpty(t, operation.Messages, "operation %s has no messages", operationID)
+		for _, m := range operation.Messages {
+			require.Contains(t, used, m.Ref,
+				"operation %s: message $ref %q is not a message of any channel", operationID, m.Ref)
+			require.True(t, strings.HasPrefix(m.Ref, operation.Channel.Ref+"/messages/"),
+				"operation %s: message %q is not a message of its channel %q",
+				operationID, m.Ref, operation.Channel.Ref)
+			used[m.Ref] = true
+		}
+	}
+	// ... and every message is sent or received by some operation.
+	for _, messageRef := range slices.Sorted(maps.Keys(used)) {
+		require.True(t, used[messageRef], "message %s is used by no operation", messageRef)
+	}
+
+	// The converse: a frame cannot be added to the HTTP API without being described here.
+	for _, name := range slices.Sorted(maps.Keys(openapi.Components.Schemas)) {
+		if !strings.HasSuffix(name, "Frame") {
+			continue
+		}
+		require.Contains(t, payloads, name,
+			"schema %s of %s is the payload of no message in %s", name, openAPIPath, asyncAPIPath)
+	}
+}
+
+func readYAML(t *testing.T, path string, into any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(data, into), "%s does not parse", path)
+}
+
+// declaredTypes parses a Go file and maps each of its top-level type declarations to a kind:
+// "struct", the name of the underlying identifier for a defined type such as `type X string`,
+// "alias" for `type X = Y`, or "other".
+func declaredTypes(t *testing.T, path string) map[string]string {
+	t.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+	require.NoError(t, err, "%s does not parse", path)
+
+	kinds := map[string]string{}
+	for _, decl := range file.Decls {
+		gen, ok := decl.(*ast.GenDecl)
+		if !ok || gen.Tok != token.TYPE {
+			continue
+		}
+		for _, spec := range gen.Specs {
+			ts, ok := spec.(*ast.TypeSpec)
+			if !ok {
+				continue
+			}
+			if ts.Assign.IsValid() {
+				kinds[ts.Name.Name] = "alias"
+				continue
+			}
+			switch typ := ts.Type.(type) {
+			case *ast.StructType:
+				kinds[ts.Name.Name] = "struct"
+			case *ast.Ident:
+				kinds[ts.Name.Name] = typ.Name
+			default:
+				kinds[ts.Name.Name] = "other"
+			}
+		}
+	}
+	require.NotEmpty(t, kinds, "%s declares no types", path)
+	return kinds
+}

@@ -1,0 +1,479 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+type frameKind uint8
+
+const (
+	frameEvent     frameKind = iota // durable: never shed; cursor-checked
+	frameEphemeral                  // typing, read receipts: shed first
+	frameControl                    // ready, pong, error: never shed
+	frameResume                     // the client's resume request, carried to the writer
+)
+
+// outFrame is one item of a connection's send queue.
+type outFrame struct {
+	kind        frameKind
+	conv        uuid.UUID
+	seq         int64
+	data        []byte
+	committedAt time.Time
+	cursors     map[uuid.UUID]int64 // frameResume
+}
+
+// Conn is one WebSocket connection. Its reader runs in the HTTP handler's goroutine and its
+// writer in one goroutine of its own; both end before Serve returns.
+type Conn struct {
+	hub       *Hub
+	ws        *websocket.Conn
+	userID    string
+	sessionID string
+	expiresAt time.Time
+	queue     chan outFrame
+
+	// ctx ends the connection: its cause says why (and so the close code).
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// convs are the conversations the connection receives; guarded by hub.mu.
+	convs map[uuid.UUID]struct{}
+}
+
+func newConn(h *Hub, ws *websocket.Conn, userID string, expiresAt time.Time) *Conn {
+	return &Conn{
+		hub: h, ws: ws, userID: userID, expiresAt: expiresAt,
+		sessionID: uuid.NewString(),
+		queue:     make(chan outFrame, h.cfg.QueueSize),
+		convs:     make(map[uuid.UUID]struct{}),
+	}
+}
+
+// enqueue adds a frame to the send queue without blocking. Ephemeral frames are shed while the
+// queue is half full; a durable frame that does not fit closes the connection as a slow consumer,
+// which then resumes from its cursors.
+func (c *Conn) enqueue(f outFrame) {
+	if f.kind == frameEphemeral && len(c.queue) >= cap(c.queue)/2 {
+		c.hub.metrics.framesDropped.WithLabelValues("shed").Inc()
+		return
+	}
+	select {
+	case c.queue <- f:
+	default:
+		c.cancel(errSlowConsumer)
+	}
+}
+
+func (c *Conn) enqueueControl(v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	c.enqueue(outFrame{kind: frameControl, data: data})
+}
+
+// run serves the connection until either side ends it.
+func (c *Conn) run(parent context.Context) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	if !c.expiresAt.IsZero() {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadlineCause(ctx, c.expiresAt, errTokenExpired)
+		defer stop()
+	}
+	c.ctx, c.cancel = ctx, cancel
+	defer cancel(errClientGone)
+
+	c.enqueueControl(api.ReadyFrame{
+		Type: api.ReadyFrameTypeReady, SessionId: c.sessionID, UserId: c.userID,
+		HeartbeatMs: int(c.hub.cfg.HeartbeatInterval / time.Millisecond),
+	})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.write()
+	}()
+	c.read()
+	<-writerDone
+}
+
+// read handles the client's frames. It reads with a context of its own: coder/websocket closes
+// the connection on any read error, and the close code is the writer's to choose.
+func (c *Conn) read() {
+	lastTyping := make(map[uuid.UUID]time.Time)
+	first := true
+	for {
+		typ, data, err := c.ws.Read(context.Background())
+		if err != nil {
+			c.cancel(errClientGone)
+			return
+		}
+		if typ != websocket.MessageText {
+			c.cancel(errProtocol)
+			return
+		}
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(data, &head); err != nil {
+			c.cancel(errProtocol)
+			return
+		}
+		if first && head.Type != string(api.ResumeFrameTypeResume) {
+			c.enqueue(outFrame{kind: frameResume}) // no resume: live delivery starts now
+		}
+		first = false
+		switch head.Type {
+		case string(api.ResumeFrameTypeResume):
+			var f api.ResumeFrame
+			cursors, ok := parseCursors(data, &f)
+			if !ok {
+				c.sendError("invalid_frame", "resume needs cursors: {conversation_id: seq ≥ 0}")
+				continue
+			}
+			c.enqueue(outFrame{kind: frameResume, cursors: cursors})
+		case string(api.TypingRequestFrameTypeTyping):
+			var f api.TypingRequestFrame
+			if err := json.Unmarshal(data, &f); err != nil || f.ConversationId == uuid.Nil {
+				c.sendError("invalid_frame", "typing needs a conversation_id")
+				continue
+			}
+			if !c.hub.isMember(c, f.ConversationId) {
+				c.sendError("not_member", "not a member of that conversation")
+				continue
+			}
+			now := time.Now()
+			if now.Sub(lastTyping[f.ConversationId]) < c.hub.cfg.TypingThrottle {
+				c.hub.metrics.framesDropped.WithLabelValues("throttled").Inc()
+				continue
+			}
+			lastTyping[f.ConversationId] = now
+			c.hub.signalTyping(c.ctx, c, f.ConversationId)
+		case string(api.PingFrameTypePing):
+			var f api.PingFrame
+			_ = json.Unmarshal(data, &f)
+			c.enqueueControl(api.PongFrame{Type: api.PongFrameTypePong, Id: f.Id})
+		default:
+			c.sendError("unknown_type", "unknown frame type "+strconv.Quote(head.Type))
+		}
+	}
+}
+
+func parseCursors(data []byte, f *api.ResumeFrame) (map[uuid.UUID]int64, bool) {
+	if err := json.Unmarshal(data, f); err != nil {
+		return nil, false
+	}
+	cursors := make(map[uuid.UUID]int64, len(f.Cursors))
+	for key, seq := range f.Cursors {
+		id, err := uuid.Parse(key)
+		if err != nil || seq < 0 {
+			return nil, false
+		}
+		cursors[id] = seq
+	}
+	return cursors, true
+}
+
+func (c *Conn) sendError(code, message string) {
+	c.enqueueControl(api.ErrorFrame{Type: api.ErrorFrameTypeError, Code: code, Message: message})
+}
+
+// writer is the state only the writer goroutine touches.
+type writer struct {
+	c *Conn
+	// cursors is the last seq sent per conversation; a conversation starts at its first live
+	// event, or where resume says.
+	cursors map[uuid.UUID]int64
+	// held keeps live events that arrive before the client's resume frame (or ResumeWait).
+	held     []outFrame
+	awaiting bool
+}
+
+// write sends queued frames until the connection ends, pinging on the heartbeat interval, then
+// closes with the code its end calls for.
+func (c *Conn) write() {
+	w := &writer{c: c, cursors: make(map[uuid.UUID]int64), awaiting: true}
+	resumeWait := time.NewTimer(c.hub.cfg.ResumeWait)
+	defer resumeWait.Stop()
+	heartbeat := time.NewTicker(c.hub.cfg.HeartbeatInterval)
+	defer heartbeat.Stop()
+	batch := make([]outFrame, 0, 64)
+	for {
+		select {
+		case <-c.ctx.Done():
+			c.close(context.Cause(c.ctx))
+			return
+		case <-resumeWait.C:
+			if w.awaiting {
+				if err := w.startLive(nil); err != nil {
+					c.cancel(err)
+				}
+			}
+		case <-heartbeat.C:
+			ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PongTimeout)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil && c.ctx.Err() == nil {
+				c.cancel(errClientGone)
+			}
+		case f := <-c.queue:
+			batch = append(batch[:0], f)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case f := <-c.queue:
+					batch = append(batch, f)
+				default:
+					break drain
+				}
+			}
+			if err := w.process(batch); err != nil {
+				c.cancel(err)
+			}
+		}
+	}
+}
+
+// close ends the WebSocket with the code that cause calls for.
+func (c *Conn) close(cause error) {
+	var code websocket.StatusCode
+	var reason string
+	switch {
+	case errors.Is(cause, errSlowConsumer):
+		code, reason = 4001, "slow consumer"
+		c.hub.metrics.closes.WithLabelValues("slow_consumer").Inc()
+		// A slow consumer is closed without flushing what is queued: it resumes instead.
+		_ = c.ws.CloseNow()
+		return
+	case errors.Is(cause, errTokenExpired):
+		code, reason = 4401, "token expired"
+		c.hub.metrics.closes.WithLabelValues("token_expired").Inc()
+	case errors.Is(cause, errShuttingDown):
+		code, reason = websocket.StatusGoingAway, "server shutting down"
+		c.hub.metrics.closes.WithLabelValues("shutdown").Inc()
+	case errors.Is(cause, errProtocol):
+		code, reason = websocket.StatusPolicyViolation, "invalid frame"
+		c.hub.metrics.closes.WithLabelValues("policy").Inc()
+	default:
+		_ = c.ws.CloseNow()
+		return
+	}
+	_ = c.ws.Close(code, reason)
+	_ = code
+}
+
+// process sends one batch of queued frames under one write deadline.
+func (w *writer) process(batch []outFrame) error {
+	ctx, cancel := context.WithTimeout(w.c.ctx, w.c.hub.cfg.WriteTimeout)
+	defer cancel()
+	for _, f := range batch {
+		var err error
+		switch {
+		case f.kind == frameResume:
+			err = w.startLive(f.cursors)
+		case f.kind == frameEvent && w.awaiting:
+			w.held = append(w.held, f)
+			if len(w.held) > cap(w.c.queue) {
+				err = errSlowConsumer
+			}
+		case f.kind == frameEvent:
+			err = w.sendEvent(ctx, f)
+		default:
+			err = w.send(ctx, f.data, f.kind)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) send(ctx context.Context, data []byte, kind frameKind) error {
+	if err := w.c.ws.Write(ctx, websocket.MessageText, data); err != nil {
+		return errClientGone
+	}
+	w.c.hub.metrics.framesSent.WithLabelValues(kindLabel(kind)).Inc()
+	return nil
+}
+
+func kindLabel(k frameKind) string {
+	switch k {
+	case frameEvent:
+		return "event"
+	case frameEphemeral:
+		return "ephemeral"
+	default:
+		return "control"
+	}
+}
+
+// sendEvent sends a live event in its conversation's order: what the connection has sent already
+// is dropped, and a gap before it is read from PostgreSQL first (or, when it is longer than the
+// resume limit, left to the client to page after a resync frame).
+func (w *writer) sendEvent(ctx context.Context, f outFrame) error {
+	cursor, started := w.cursors[f.conv]
+	if !started {
+		cursor = f.seq - 1
+	}
+	if f.seq <= cursor {
+		w.c.hub.metrics.framesDropped.WithLabelValues("duplicate").Inc()
+		return nil
+	}
+	if gap := f.seq - cursor - 1; gap > 0 {
+		w.c.hub.metrics.gapFills.WithLabelValues("connection").Inc()
+		filled := false
+		if gap <= int64(w.c.hub.cfg.ResumeLimit) {
+			events, err := w.fetch(ctx, f.conv, cursor, f.seq, int(gap))
+			if err != nil {
+				return err
+			}
+			if int64(len(events)) == gap {
+				if err := w.sendStored(ctx, events); err != nil {
+					return err
+				}
+				filled = true
+			}
+		}
+		if !filled {
+			if err := w.sendResync(ctx, f.conv, cursor); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.send(ctx, f.data, frameEvent); err != nil {
+		return err
+	}
+	w.cursors[f.conv] = f.seq
+	if !f.committedAt.IsZero() {
+		w.c.hub.metrics.commitToSocket.Observe(time.Since(f.committedAt).Seconds())
+	}
+	return nil
+}
+
+// fetch reads up to limit stored events after `after` (and before `before` when positive).
+func (w *writer) fetch(ctx context.Context, conv uuid.UUID, after, before int64, limit int) ([]StoredEvent, error) {
+	events, err := w.c.hub.store.EventsBetween(ctx, conv, after, before, limit)
+	if err != nil {
+		w.c.hub.logger.WarnContext(ctx, "websocket: read event log", "conversation", conv, "error", err)
+		return nil, errClientGone // the client reconnects and resumes
+	}
+	return events, nil
+}
+
+// sendStored sends events read from the log and moves the cursor past them.
+func (w *writer) sendStored(ctx context.Context, events []StoredEvent) error {
+	for _, e := range events {
+		frame := make([]byte, 0, len(e.Payload)+28)
+		frame = append(frame, `{"type":"event","event":`...)
+		frame = append(append(frame, e.Payload...), '}')
+		if err := w.send(ctx, frame, frameEvent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) sendResync(ctx context.Context, conv uuid.UUID, after int64) error {
+	data, err := json.Marshal(api.ResyncFrame{Type: api.ResyncFrameTypeResync, ConversationId: conv, AfterSeq: after})
+	if err != nil {
+		return err
+	}
+	return w.send(ctx, data, frameControl)
+}
+
+// startLive applies the client's resume cursors (nil when it sent none in time), answers resumed,
+// and releases the live events held meanwhile.
+func (w *writer) startLive(cursors map[uuid.UUID]int64) error {
+	ctx, cancel := context.WithTimeout(w.c.ctx, w.c.hub.cfg.WriteTimeout+30*time.Second)
+	defer cancel()
+	wasAwaiting := w.awaiting
+	w.awaiting = false
+	if cursors != nil {
+		if err := w.resume(ctx, cursors); err != nil {
+			return err
+		}
+	}
+	if !wasAwaiting {
+		return nil
+	}
+	held := w.held
+	w.held = nil
+	for _, f := range held {
+		if err := w.sendEvent(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resume replays each listed conversation after the client's seq, or tells it to resync.
+func (w *writer) resume(ctx context.Context, cursors map[uuid.UUID]int64) error {
+	select {
+	case w.c.hub.resumeSlots <- struct{}{}:
+		defer func() { <-w.c.hub.resumeSlots }()
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	ids := make([]uuid.UUID, 0, len(cursors))
+	for id := range cursors {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	resumed := make(api.Cursors, len(ids))
+	for _, id := range ids {
+		after := cursors[id]
+		if !w.c.hub.isMember(w.c, id) {
+			w.c.hub.metrics.resumes.WithLabelValues("not_member").Inc()
+			continue
+		}
+		if sent, started := w.cursors[id]; started && sent > after {
+			// Live events past the client's cursor went out already; what lies before them can no
+			// longer arrive in order here.
+			w.c.hub.metrics.resumes.WithLabelValues("resync").Inc()
+			if err := w.sendResync(ctx, id, after); err != nil {
+				return err
+			}
+			continue
+		}
+		limit := w.c.hub.cfg.ResumeLimit
+		events, err := w.fetch(ctx, id, after, 0, limit+1)
+		if err != nil {
+			return err
+		}
+		if len(events) > limit {
+			// Too much to replay: the client pages the log from its cursor while live events keep
+			// flowing, starting with the next one.
+			w.c.hub.metrics.resumes.WithLabelValues("resync").Inc()
+			delete(w.cursors, id)
+			if err := w.sendResync(ctx, id, after); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.sendStored(ctx, events); err != nil {
+			return err
+		}
+		last := after
+		if len(events) > 0 {
+			last = events[len(events)-1].Seq
+		}
+		w.c.hub.metrics.resumes.WithLabelValues("replayed").Inc()
+		w.cursors[id] = last
+		resumed[id.String()] = last
+	}
+	data, err := json.Marshal(api.ResumedFrame{Type: api.ResumedFrameTypeResumed, Cursors: resumed})
+	if err != nil {
+		return err
+	}
+	return w.send(ctx, data, frameControl)
+}

@@ -1,0 +1,199 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgxlisten"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/parleyhq/parley/gen/db"
+)
+
+// outboxChannel is the NOTIFY channel every committed change signals.
+const outboxChannel = "parley_outbox"
+
+// DispatcherConfig tunes the outbox dispatcher.
+type DispatcherConfig struct {
+	// BatchSize is the most rows one pass claims.
+	BatchSize int
+	// PollInterval is the safety net when a notification is missed.
+	PollInterval time.Duration
+	// ReconnectDelay paces reconnecting the LISTEN connection.
+	ReconnectDelay time.Duration
+	// BreakerTimeout is how long publishing stays off after the breaker opens.
+	BreakerTimeout time.Duration
+}
+
+// DefaultDispatcherConfig returns the defaults.
+func DefaultDispatcherConfig() DispatcherConfig {
+	return DispatcherConfig{BatchSize: 256, PollInterval: time.Second, ReconnectDelay: time.Second, BreakerTimeout: 2 * time.Second}
+}
+
+// Dispatcher moves committed events from the outbox to the broker: woken by LISTEN/NOTIFY (with a
+// slow poll as a safety net), it claims rows with FOR UPDATE SKIP LOCKED, publishes them and
+// deletes them in the same transaction. While the broker fails, a circuit breaker stops trying for
+// a while; the outbox simply grows and nothing is lost.
+type Dispatcher struct {
+	cfg     DispatcherConfig
+	pool    *pgxpool.Pool
+	connect func(ctx context.Context) (*pgx.Conn, error)
+	broker  Broker
+	breaker *gobreaker.CircuitBreaker[struct{}]
+	metrics *Metrics
+	logger  *slog.Logger
+
+	wake   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewDispatcher returns a stopped dispatcher. connect opens the dedicated LISTEN connection.
+func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx context.Context) (*pgx.Conn, error), broker Broker, metrics *Metrics, logger *slog.Logger) *Dispatcher {
+	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), cancel: func() {}}
+	d.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:    "publish",
+		Timeout: cfg.BreakerTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= 3
+		},
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			metrics.breakerState.Set(float64(to))
+			logger.Warn("publish circuit breaker", "from", from.String(), "to", to.String())
+		},
+	})
+	return d
+}
+
+// Start connects the listener (failing fast when PostgreSQL is unreachable) and starts the loops.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	conn, err := d.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("dispatcher: connect listener: %w", err)
+	}
+	first := conn
+	listener := &pgxlisten.Listener{
+		Connect: func(ctx context.Context) (*pgx.Conn, error) {
+			if first != nil {
+				c := first
+				first = nil
+				return c, nil
+			}
+			return d.connect(ctx)
+		},
+		LogError: func(ctx context.Context, err error) {
+			if ctx.Err() == nil {
+				d.logger.WarnContext(ctx, "dispatcher: listener", "error", err)
+			}
+		},
+		ReconnectDelay: d.cfg.ReconnectDelay,
+	}
+	listener.Handle(outboxChannel, wakeHandler{d.poke})
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	d.wg.Go(func() {
+		if err := listener.Listen(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			d.logger.Error("dispatcher: listener stopped", "error", err)
+		}
+		if first != nil {
+			first.Close(context.Background())
+		}
+	})
+	d.wg.Go(func() { d.loop(runCtx) })
+	return nil
+}
+
+// Stop ends the loops and waits for them. Safe before Start and twice.
+func (d *Dispatcher) Stop() {
+	d.cancel()
+	d.wg.Wait()
+}
+
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wakeHandler wakes the loop on every notification, and once when the listener (re)connects, to
+// catch up on what was committed while it was away.
+type wakeHandler struct{ poke func() }
+
+func (h wakeHandler) HandleNotification(context.Context, *pgconn.Notification, *pgx.Conn) error {
+	h.poke()
+	return nil
+}
+
+func (h wakeHandler) HandleBacklog(context.Context, string, *pgx.Conn) error {
+	h.poke()
+	return nil
+}
+
+func (d *Dispatcher) loop(ctx context.Context) {
+	poll := time.NewTicker(d.cfg.PollInterval)
+	defer poll.Stop()
+	for {
+		n, err := d.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, gobreaker.ErrOpenState) {
+			d.logger.WarnContext(ctx, "dispatcher: publish outbox batch", "error", err)
+		}
+		if err == nil && n == d.cfg.BatchSize {
+			continue // more is waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// RunOnce claims one batch, publishes it and deletes it, all in one transaction, and returns how
+// many events it published. Rows whose publish fails stay in the outbox.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	var published int
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		rows, err := q.OutboxClaim(ctx, int32(d.cfg.BatchSize))
+		if err != nil {
+			return fmt.Errorf("claim outbox: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		batch := make([]Envelope, len(rows))
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			batch[i] = Envelope{ConversationID: r.ConversationID, Seq: r.Seq, Payload: r.Payload, CommittedAt: r.CreatedAt}
+			ids[i] = r.ID
+		}
+		start := time.Now()
+		_, err = d.breaker.Execute(func() (struct{}, error) {
+			return struct{}{}, d.broker.Publish(ctx, batch)
+		})
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		d.metrics.publishSeconds.Observe(time.Since(start).Seconds())
+		if err := q.OutboxDelete(ctx, ids); err != nil {
+			return fmt.Errorf("delete published outbox rows: %w", err)
+		}
+		published = len(rows)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	d.metrics.published.Add(float64(published))
+	return published, nil
+}

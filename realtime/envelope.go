@@ -1,0 +1,44 @@
+package realtime
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Envelope is one committed event on its way from the outbox to the connections. Payload is the
+// event exactly as the API serves it (an api.Event in JSON), so it is encoded once, at commit.
+type Envelope struct {
+	ConversationID uuid.UUID
+	Seq            int64
+	Payload        []byte
+	// CommittedAt is when the event's transaction wrote it, for the commit-to-socket latency.
+	CommittedAt time.Time
+}
+
+// Signal is an ephemeral frame (typing, read receipt) for the connections of a conversation's
+// members. Signals are never stored: a node that misses one does not get it later.
+type Signal struct {
+	ConversationID uuid.UUID `json:"c"`
+	// UserID is the member the signal is about.
+	UserID string `json:"u"`
+	// SkipUser keeps the signal from that user's own connections (typing goes to others only).
+	SkipUser bool `json:"x,omitempty"`
+	// Frame is the encoded frame to send.
+	Frame []byte `json:"f"`
+}
+
+// Broker carries envelopes from the dispatcher to the hubs of every node, and signals between
+// nodes. Publish returns once the bus holds the batch; the dispatcher deletes outbox rows only
+// then.
+type Broker interface {
+	Publish(ctx context.Context, batch []Envelope) error
+	Signal(ctx context.Context, s Signal) error
+}
+
+// Sink is where a broker hands what it carries: the node's hub.
+type Sink interface {
+	Deliver(ctx context.Context, batch []Envelope) error
+	DeliverSignal(s Signal)
+}

@@ -1,0 +1,455 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+// HubConfig holds the hub's limits; DefaultHubConfig fills them in.
+type HubConfig struct {
+	// QueueSize bounds each connection's send queue; overflowing it closes with 4001.
+	QueueSize int
+	// ReorderTimeout is how long an event ahead of a gap waits before the gap is read from
+	// PostgreSQL; MaxHeld bounds what one conversation may hold meanwhile.
+	ReorderTimeout time.Duration
+	MaxHeld        int
+	// ResumeLimit is the most events replayed per conversation; beyond it the client gets resync.
+	ResumeLimit int
+	// MaxConcurrentResumes caps replays running at once across the node.
+	MaxConcurrentResumes int
+	// ResumeWait is how long live events wait after ready for the client's resume frame.
+	ResumeWait        time.Duration
+	HeartbeatInterval time.Duration
+	PongTimeout       time.Duration
+	WriteTimeout      time.Duration
+	MaxFrameBytes     int64
+	TypingThrottle    time.Duration
+	// OriginPatterns are the browser origins allowed besides the server's own host (path.Match
+	// patterns, e.g. "app.example.com" or "*.example.com").
+	OriginPatterns []string
+	// UnknownConversations bounds the cache of conversations known to have no member on this node.
+	UnknownConversations int
+}
+
+// DefaultHubConfig returns the default limits.
+func DefaultHubConfig() HubConfig {
+	return HubConfig{
+		QueueSize:            256,
+		ReorderTimeout:       100 * time.Millisecond,
+		MaxHeld:              1024,
+		ResumeLimit:          1000,
+		MaxConcurrentResumes: 64,
+		ResumeWait:           time.Second,
+		HeartbeatInterval:    25 * time.Second,
+		PongTimeout:          10 * time.Second,
+		WriteTimeout:         10 * time.Second,
+		MaxFrameBytes:        64 << 10,
+		TypingThrottle:       2 * time.Second,
+		UnknownConversations: 100_000,
+	}
+}
+
+// Subprotocol is the WebSocket subprotocol Parley speaks.
+const Subprotocol = "parley.v1"
+
+// Hub keeps the node's WebSocket connections and routes events to them: every conversation's
+// events in seq order, exactly once, to the connections of its members. It owns the connections'
+// goroutines and the reorder sweeper; Close stops them all.
+type Hub struct {
+	cfg     HubConfig
+	store   Store
+	signals Broker
+	logger  *slog.Logger
+	metrics *Metrics
+
+	mu      sync.Mutex
+	convs   map[uuid.UUID]*conversation
+	users   map[string]map[*Conn]struct{}
+	unknown *lru.Cache[uuid.UUID, struct{}]
+	closing bool
+	conns   sync.WaitGroup
+
+	resumeSlots chan struct{}
+	stopSweep   context.CancelFunc
+	sweeper     sync.WaitGroup
+}
+
+// conversation is the hub's state for one conversation with members connected here.
+type conversation struct {
+	subs  map[*Conn]struct{}
+	order reorder
+}
+
+// NewHub returns a running hub. signals carries typing signals to the other nodes.
+func NewHub(cfg HubConfig, store Store, signals Broker, metrics *Metrics, logger *slog.Logger) (*Hub, error) {
+	unknown, err := lru.New[uuid.UUID, struct{}](cfg.UnknownConversations)
+	if err != nil {
+		return nil, fmt.Errorf("unknown-conversation cache: %w", err)
+	}
+	h := &Hub{
+		cfg: cfg, store: store, signals: signals, logger: logger, metrics: metrics,
+		convs:       make(map[uuid.UUID]*conversation),
+		users:       make(map[string]map[*Conn]struct{}),
+		unknown:     unknown,
+		resumeSlots: make(chan struct{}, cfg.MaxConcurrentResumes),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stopSweep = cancel
+	h.sweeper.Go(func() { h.sweep(ctx) })
+	return h, nil
+}
+
+// Close closes every connection with 1001 and waits for all their goroutines, then stops the
+// sweeper. http.Server.Shutdown does not touch hijacked connections; this does.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closing = true
+	conns := make([]*Conn, 0, len(h.users))
+	for _, set := range h.users {
+		for c := range set {
+			conns = append(conns, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.cancel(errShuttingDown)
+	}
+	h.conns.Wait()
+	h.stopSweep()
+	h.sweeper.Wait()
+}
+
+// Serve upgrades an authenticated request to a WebSocket and runs the connection until it ends.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expiresAt time.Time) {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	h.conns.Add(1)
+	h.mu.Unlock()
+	defer h.conns.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:    []string{Subprotocol},
+		OriginPatterns:  h.cfg.OriginPatterns,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		h.logger.DebugContext(r.Context(), "websocket handshake refused", "error", err)
+		return // Accept has answered
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(h.cfg.MaxFrameBytes)
+
+	convIDs, err := h.store.ConversationsOf(r.Context(), userID)
+	if err != nil {
+		h.logger.ErrorContext(r.Context(), "websocket: load conversations", "user", userID, "error", err)
+		ws.Close(websocket.StatusTryAgainLater, "try again later")
+		return
+	}
+	c := newConn(h, ws, userID, expiresAt)
+	if !h.register(c, convIDs) {
+		ws.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	h.metrics.connections.Inc()
+	defer h.metrics.connections.Dec()
+	defer h.unregister(c)
+	c.run(r.Context())
+}
+
+// register subscribes a new connection to its user's conversations; false while closing.
+func (h *Hub) register(c *Conn, convIDs []uuid.UUID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	set := h.users[c.userID]
+	if set == nil {
+		set = make(map[*Conn]struct{})
+		h.users[c.userID] = set
+	}
+	set[c] = struct{}{}
+	for _, id := range convIDs {
+		h.subscribeLocked(c, id)
+	}
+	return true
+}
+
+func (h *Hub) unregister(c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id := range c.convs {
+		h.unsubscribeLocked(c, id)
+	}
+	if set := h.users[c.userID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.users, c.userID)
+		}
+	}
+}
+
+func (h *Hub) subscribeLocked(c *Conn, id uuid.UUID) *conversation {
+	conv := h.convs[id]
+	if conv == nil {
+		conv = &conversation{subs: make(map[*Conn]struct{})}
+		h.convs[id] = conv
+		h.unknown.Remove(id)
+	}
+	conv.subs[c] = struct{}{}
+	c.convs[id] = struct{}{}
+	return conv
+}
+
+func (h *Hub) unsubscribeLocked(c *Conn, id uuid.UUID) {
+	delete(c.convs, id)
+	conv := h.convs[id]
+	if conv == nil {
+		return
+	}
+	delete(conv.subs, c)
+	if len(conv.subs) == 0 {
+		h.metrics.reorderHeld.Sub(float64(conv.order.heldCount()))
+		delete(h.convs, id)
+	}
+}
+
+// isMember reports whether the connection is subscribed to the conversation.
+func (h *Hub) isMember(c *Conn, id uuid.UUID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := c.convs[id]
+	return ok
+}
+
+// eventHeader is the part of an event fan-out needs.
+type eventHeader struct {
+	Type   string `json:"type"`
+	Member *struct {
+		UserID string `json:"user_id"`
+	} `json:"member"`
+}
+
+func newDelivery(env Envelope) (delivery, error) {
+	var hdr eventHeader
+	if err := json.Unmarshal(env.Payload, &hdr); err != nil {
+		return delivery{}, fmt.Errorf("decode event %s/%d: %w", env.ConversationID, env.Seq, err)
+	}
+	d := delivery{env: env, kind: hdr.Type}
+	if hdr.Member != nil {
+		d.member = hdr.Member.UserID
+	}
+	frame := make([]byte, 0, len(env.Payload)+28)
+	frame = append(frame, `{"type":"event","event":`...)
+	frame = append(frame, env.Payload...)
+	d.frame = append(frame, '}')
+	return d, nil
+}
+
+// Deliver routes a batch of events to the connections of their conversations' members. It is
+// called by the broker, one batch at a time; an error asks the broker to deliver again later.
+func (h *Hub) Deliver(ctx context.Context, batch []Envelope) error {
+	for _, env := range batch {
+		d, err := newDelivery(env)
+		if err != nil {
+			return err
+		}
+		if err := h.deliver(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Hub) deliver(ctx context.Context, d delivery) error {
+	id := d.env.ConversationID
+	h.mu.Lock()
+	conv := h.convs[id]
+	if conv == nil && d.kind == string(api.EventTypeMemberAdded) && len(h.users[d.member]) > 0 {
+		conv = &conversation{subs: make(map[*Conn]struct{})}
+		h.convs[id] = conv
+		h.unknown.Remove(id)
+	}
+	if conv == nil {
+		if h.unknown.Contains(id) {
+			h.mu.Unlock()
+			return nil
+		}
+		h.mu.Unlock()
+		// A conversation created while its members were connected has had no event yet that
+		// subscribed them: learn its members once.
+		members, err := h.store.MembersOf(ctx, id)
+		if err != nil {
+			return err
+		}
+		h.mu.Lock()
+		if conv = h.convs[id]; conv == nil {
+			for _, user := range members {
+				for c := range h.users[user] {
+					conv = h.subscribeLocked(c, id)
+				}
+			}
+		}
+		if conv == nil {
+			h.unknown.Add(id, struct{}{})
+			h.mu.Unlock()
+			return nil
+		}
+	}
+	defer h.mu.Unlock()
+	before := conv.order.heldCount()
+	ready, duplicate := conv.order.offer(d, time.Now())
+	h.metrics.reorderHeld.Add(float64(conv.order.heldCount() - before))
+	if duplicate {
+		h.metrics.framesDropped.WithLabelValues("duplicate").Inc()
+	}
+	for _, r := range ready {
+		h.fanOutLocked(id, conv, r)
+	}
+	return nil
+}
+
+// fanOutLocked hands one in-order event to every subscribed connection. A member.added event
+// first subscribes the new member's connections, so they receive it; a member.removed event
+// reaches the removed member's connections, which then stop receiving.
+func (h *Hub) fanOutLocked(id uuid.UUID, conv *conversation, d delivery) {
+	if d.kind == string(api.EventTypeMemberAdded) {
+		for c := range h.users[d.member] {
+			if _, ok := conv.subs[c]; !ok {
+				conv.subs[c] = struct{}{}
+				c.convs[id] = struct{}{}
+			}
+		}
+	}
+	item := outFrame{kind: frameEvent, conv: id, seq: d.env.Seq, data: d.frame, committedAt: d.env.CommittedAt}
+	for c := range conv.subs {
+		c.enqueue(item)
+	}
+	if d.kind == string(api.EventTypeMemberRemoved) {
+		for c := range h.users[d.member] {
+			delete(conv.subs, c)
+			delete(c.convs, id)
+		}
+		if len(conv.subs) == 0 {
+			h.metrics.reorderHeld.Sub(float64(conv.order.heldCount()))
+			delete(h.convs, id)
+		}
+	}
+}
+
+// DeliverSignal sends an ephemeral frame to the conversation's connections on this node.
+func (h *Hub) DeliverSignal(s Signal) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	conv := h.convs[s.ConversationID]
+	if conv == nil {
+		return
+	}
+	item := outFrame{kind: frameEphemeral, data: s.Frame}
+	for c := range conv.subs {
+		if s.SkipUser && c.userID == s.UserID {
+			continue
+		}
+		c.enqueue(item)
+	}
+}
+
+// sweep fills the gaps reorder buffers have waited on too long, reading them from PostgreSQL.
+func (h *Hub) sweep(ctx context.Context) {
+	ticker := time.NewTicker(max(h.cfg.ReorderTimeout/2, time.Millisecond))
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			h.fillExpiredGaps(ctx)
+		}
+	}
+}
+
+type gapToFill struct {
+	id       uuid.UUID
+	from, to int64
+}
+
+func (h *Hub) fillExpiredGaps(ctx context.Context) {
+	now := time.Now()
+	var gaps []gapToFill
+	h.mu.Lock()
+	for id, conv := range h.convs {
+		if conv.order.expired(now, h.cfg.ReorderTimeout, h.cfg.MaxHeld) {
+			from, to, _ := conv.order.gap()
+			gaps = append(gaps, gapToFill{id, from, to})
+		}
+	}
+	h.mu.Unlock()
+
+	for _, g := range gaps {
+		stored, err := h.store.EventsBetween(ctx, g.id, g.from-1, g.to, int(g.to-g.from))
+		if err != nil {
+			if ctx.Err() == nil {
+				h.logger.WarnContext(ctx, "reorder: fill gap", "conversation", g.id, "from", g.from, "to", g.to, "error", err)
+			}
+			continue
+		}
+		fill := make([]delivery, 0, len(stored))
+		for _, e := range stored {
+			d, err := newDelivery(Envelope{ConversationID: g.id, Seq: e.Seq, Payload: e.Payload})
+			if err != nil {
+				h.logger.ErrorContext(ctx, "reorder: decode stored event", "error", err)
+				continue
+			}
+			fill = append(fill, d)
+		}
+		h.mu.Lock()
+		if conv := h.convs[g.id]; conv != nil {
+			before := conv.order.heldCount()
+			if from, _, ok := conv.order.gap(); ok && from == g.from {
+				h.metrics.gapFills.WithLabelValues("reorder").Inc()
+				for _, r := range conv.order.fill(fill, time.Now()) {
+					h.fanOutLocked(g.id, conv, r)
+				}
+			}
+			if conv = h.convs[g.id]; conv != nil {
+				h.metrics.reorderHeld.Add(float64(conv.order.heldCount() - before))
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+// signalTyping tells the conversation's other members that c's user is typing.
+func (h *Hub) signalTyping(ctx context.Context, c *Conn, id uuid.UUID) {
+	frame, err := json.Marshal(api.TypingFrame{Type: api.TypingFrameTypeTyping, ConversationId: id, UserId: c.userID})
+	if err != nil {
+		return
+	}
+	if err := h.signals.Signal(ctx, Signal{ConversationID: id, UserID: c.userID, SkipUser: true, Frame: frame}); err != nil {
+		h.logger.DebugContext(ctx, "typing signal not sent", "error", err)
+	}
+}
+
+var (
+	errSlowConsumer = errors.New("slow consumer")
+	errTokenExpired = errors.New("token expired")
+	errShuttingDown = errors.New("server shutting down")
+	errProtocol     = errors.New("protocol violation")
+	errClientGone   = errors.New("client closed the connection")
+)
