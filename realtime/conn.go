@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -21,6 +22,7 @@ const (
 	frameEphemeral                  // typing, read receipts: shed first
 	frameControl                    // ready, pong, error: never shed
 	frameResume                     // the client's resume request, carried to the writer
+	frameSubscribe                  // the connection starts a conversation after seq
 )
 
 // outFrame is one item of a connection's send queue.
@@ -31,6 +33,8 @@ type outFrame struct {
 	data        []byte
 	committedAt time.Time
 	cursors     map[uuid.UUID]int64 // frameResume
+	// removed names the member a member.removed event removes.
+	removed string
 }
 
 // Conn is one WebSocket connection. Its reader runs in the HTTP handler's goroutine and its
@@ -42,21 +46,46 @@ type Conn struct {
 	sessionID string
 	expiresAt time.Time
 	queue     chan outFrame
+	// overflowed is set once, when the queue first overflows.
+	overflowed atomic.Bool
 
 	// ctx ends the connection: its cause says why (and so the close code).
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	// convs are the conversations the connection receives; guarded by hub.mu.
-	convs map[uuid.UUID]struct{}
+	// membership is what the hub knows of the user's membership per conversation; guarded by
+	// hub.mu, like pending (registered, initial subscriptions not made yet) and the changes
+	// recorded meanwhile.
+	membership map[uuid.UUID]membership
+	pending    bool
+	changes    []membershipChange
+	// floors are the seqs after which the connection starts each conversation it had at connect;
+	// written before the writer starts, then the writer's.
+	floors map[uuid.UUID]int64
+}
+
+type membership struct {
+	member bool
+	asOf   int64 // the seq this is true as of
+}
+
+type membershipChange struct {
+	conv  uuid.UUID
+	added bool
+	asOf  int64
+	floor int64 // added: where the connection starts the conversation
 }
 
 func newConn(h *Hub, ws *websocket.Conn, userID string, expiresAt time.Time) *Conn {
+	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Conn{
 		hub: h, ws: ws, userID: userID, expiresAt: expiresAt,
-		sessionID: uuid.NewString(),
-		queue:     make(chan outFrame, h.cfg.QueueSize),
-		convs:     make(map[uuid.UUID]struct{}),
+		sessionID:  uuid.NewString(),
+		queue:      make(chan outFrame, h.cfg.QueueSize),
+		ctx:        ctx,
+		cancel:     cancel,
+		membership: make(map[uuid.UUID]membership),
+		floors:     make(map[uuid.UUID]int64),
 	}
 }
 
@@ -71,7 +100,10 @@ func (c *Conn) enqueue(f outFrame) {
 	select {
 	case c.queue <- f:
 	default:
-		c.cancel(errSlowConsumer)
+		if c.overflowed.CompareAndSwap(false, true) {
+			c.hub.metrics.closes.WithLabelValues("slow_consumer").Inc()
+			c.cancel(errSlowConsumer)
+		}
 	}
 }
 
@@ -84,15 +116,14 @@ func (c *Conn) enqueueControl(v any) {
 }
 
 // run serves the connection until either side ends it.
-func (c *Conn) run(parent context.Context) {
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+func (c *Conn) run() {
+	defer c.cancel(errClientGone)
 	if !c.expiresAt.IsZero() {
+		// Set before the reader and writer start, which are the only readers of c.ctx.
 		var stop context.CancelFunc
-		ctx, stop = context.WithDeadlineCause(ctx, c.expiresAt, errTokenExpired)
+		c.ctx, stop = context.WithDeadlineCause(c.ctx, c.expiresAt, errTokenExpired)
 		defer stop()
 	}
-	c.ctx, c.cancel = ctx, cancel
-	defer cancel(errClientGone)
 
 	c.enqueueControl(api.ReadyFrame{
 		Type: api.ReadyFrameTypeReady, SessionId: c.sessionID, UserId: c.userID,
@@ -191,18 +222,23 @@ func (c *Conn) sendError(code, message string) {
 // writer is the state only the writer goroutine touches.
 type writer struct {
 	c *Conn
-	// cursors is the last seq sent per conversation; a conversation starts at its first live
-	// event, or where resume says.
+	// cursors is the last seq sent per conversation. Before the first, a conversation starts
+	// after its floor (where the connection joined it), or where resume says.
 	cursors map[uuid.UUID]int64
+	floors  map[uuid.UUID]int64
 	// held keeps live events that arrive before the client's resume frame (or ResumeWait).
 	held     []outFrame
 	awaiting bool
+	// wctx bounds the writes of one batch. It does not derive from the connection's context:
+	// coder/websocket drops the connection when a write's context ends mid-write, and ending
+	// the connection is the writer's job, with a close code.
+	wctx context.Context
 }
 
 // write sends queued frames until the connection ends, pinging on the heartbeat interval, then
 // closes with the code its end calls for.
 func (c *Conn) write() {
-	w := &writer{c: c, cursors: make(map[uuid.UUID]int64), awaiting: true}
+	w := &writer{c: c, cursors: make(map[uuid.UUID]int64), floors: c.floors, awaiting: true}
 	resumeWait := time.NewTimer(c.hub.cfg.ResumeWait)
 	defer resumeWait.Stop()
 	heartbeat := time.NewTicker(c.hub.cfg.HeartbeatInterval)
@@ -215,12 +251,12 @@ func (c *Conn) write() {
 			return
 		case <-resumeWait.C:
 			if w.awaiting {
-				if err := w.startLive(nil); err != nil {
+				if err := w.withWriteDeadline(func() error { return w.startLive(nil) }); err != nil {
 					c.cancel(err)
 				}
 			}
 		case <-heartbeat.C:
-			ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PongTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout)
 			err := c.ws.Ping(ctx)
 			cancel()
 			if err != nil && c.ctx.Err() == nil {
@@ -237,7 +273,7 @@ func (c *Conn) write() {
 					break drain
 				}
 			}
-			if err := w.process(batch); err != nil {
+			if err := w.withWriteDeadline(func() error { return w.process(batch) }); err != nil {
 				c.cancel(err)
 			}
 		}
@@ -250,11 +286,8 @@ func (c *Conn) close(cause error) {
 	var reason string
 	switch {
 	case errors.Is(cause, errSlowConsumer):
+		// What is still queued is dropped, not flushed: the client resumes from its cursors.
 		code, reason = 4001, "slow consumer"
-		c.hub.metrics.closes.WithLabelValues("slow_consumer").Inc()
-		// A slow consumer is closed without flushing what is queued: it resumes instead.
-		_ = c.ws.CloseNow()
-		return
 	case errors.Is(cause, errTokenExpired):
 		code, reason = 4401, "token expired"
 		c.hub.metrics.closes.WithLabelValues("token_expired").Inc()
@@ -269,18 +302,28 @@ func (c *Conn) close(cause error) {
 		return
 	}
 	_ = c.ws.Close(code, reason)
-	_ = code
 }
 
-// process sends one batch of queued frames under one write deadline.
-func (w *writer) process(batch []outFrame) error {
-	ctx, cancel := context.WithTimeout(w.c.ctx, w.c.hub.cfg.WriteTimeout)
+// withWriteDeadline runs fn with writes bounded by WriteTimeout.
+func (w *writer) withWriteDeadline(fn func() error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.c.hub.cfg.WriteTimeout)
 	defer cancel()
+	w.wctx = ctx
+	return fn()
+}
+
+// process sends one batch of queued frames; reads from PostgreSQL end with the connection.
+func (w *writer) process(batch []outFrame) error {
+	ctx := w.c.ctx
 	for _, f := range batch {
 		var err error
 		switch {
 		case f.kind == frameResume:
 			err = w.startLive(f.cursors)
+		case f.kind == frameSubscribe:
+			if _, started := w.cursors[f.conv]; !started {
+				w.floors[f.conv] = f.seq
+			}
 		case f.kind == frameEvent && w.awaiting:
 			w.held = append(w.held, f)
 			if len(w.held) > cap(w.c.queue) {
@@ -289,7 +332,7 @@ func (w *writer) process(batch []outFrame) error {
 		case f.kind == frameEvent:
 			err = w.sendEvent(ctx, f)
 		default:
-			err = w.send(ctx, f.data, f.kind)
+			err = w.send(f.data, f.kind)
 		}
 		if err != nil {
 			return err
@@ -298,8 +341,8 @@ func (w *writer) process(batch []outFrame) error {
 	return nil
 }
 
-func (w *writer) send(ctx context.Context, data []byte, kind frameKind) error {
-	if err := w.c.ws.Write(ctx, websocket.MessageText, data); err != nil {
+func (w *writer) send(data []byte, kind frameKind) error {
+	if err := w.c.ws.Write(w.wctx, websocket.MessageText, data); err != nil {
 		return errClientGone
 	}
 	w.c.hub.metrics.framesSent.WithLabelValues(kindLabel(kind)).Inc()
@@ -323,7 +366,11 @@ func kindLabel(k frameKind) string {
 func (w *writer) sendEvent(ctx context.Context, f outFrame) error {
 	cursor, started := w.cursors[f.conv]
 	if !started {
-		cursor = f.seq - 1
+		floor, known := w.floors[f.conv]
+		cursor = floor
+		if !known {
+			cursor = f.seq - 1 // after a resync: from the next live event on
+		}
 	}
 	if f.seq <= cursor {
 		w.c.hub.metrics.framesDropped.WithLabelValues("duplicate").Inc()
@@ -338,22 +385,27 @@ func (w *writer) sendEvent(ctx context.Context, f outFrame) error {
 				return err
 			}
 			if int64(len(events)) == gap {
-				if err := w.sendStored(ctx, events); err != nil {
+				if err := w.sendStored(events); err != nil {
 					return err
 				}
 				filled = true
 			}
 		}
 		if !filled {
-			if err := w.sendResync(ctx, f.conv, cursor); err != nil {
+			if err := w.sendResync(f.conv, cursor); err != nil {
 				return err
 			}
 		}
 	}
-	if err := w.send(ctx, f.data, frameEvent); err != nil {
+	if err := w.send(f.data, frameEvent); err != nil {
 		return err
 	}
 	w.cursors[f.conv] = f.seq
+	if f.removed == w.c.userID {
+		// Removed: should the user be added again, the connection starts over from there.
+		delete(w.cursors, f.conv)
+		delete(w.floors, f.conv)
+	}
 	if !f.committedAt.IsZero() {
 		w.c.hub.metrics.commitToSocket.Observe(time.Since(f.committedAt).Seconds())
 	}
@@ -371,31 +423,30 @@ func (w *writer) fetch(ctx context.Context, conv uuid.UUID, after, before int64,
 }
 
 // sendStored sends events read from the log and moves the cursor past them.
-func (w *writer) sendStored(ctx context.Context, events []StoredEvent) error {
+func (w *writer) sendStored(events []StoredEvent) error {
 	for _, e := range events {
 		frame := make([]byte, 0, len(e.Payload)+28)
 		frame = append(frame, `{"type":"event","event":`...)
 		frame = append(append(frame, e.Payload...), '}')
-		if err := w.send(ctx, frame, frameEvent); err != nil {
+		if err := w.send(frame, frameEvent); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *writer) sendResync(ctx context.Context, conv uuid.UUID, after int64) error {
+func (w *writer) sendResync(conv uuid.UUID, after int64) error {
 	data, err := json.Marshal(api.ResyncFrame{Type: api.ResyncFrameTypeResync, ConversationId: conv, AfterSeq: after})
 	if err != nil {
 		return err
 	}
-	return w.send(ctx, data, frameControl)
+	return w.send(data, frameControl)
 }
 
 // startLive applies the client's resume cursors (nil when it sent none in time), answers resumed,
 // and releases the live events held meanwhile.
 func (w *writer) startLive(cursors map[uuid.UUID]int64) error {
-	ctx, cancel := context.WithTimeout(w.c.ctx, w.c.hub.cfg.WriteTimeout+30*time.Second)
-	defer cancel()
+	ctx := w.c.ctx
 	wasAwaiting := w.awaiting
 	w.awaiting = false
 	if cursors != nil {
@@ -440,7 +491,7 @@ func (w *writer) resume(ctx context.Context, cursors map[uuid.UUID]int64) error 
 			// Live events past the client's cursor went out already; what lies before them can no
 			// longer arrive in order here.
 			w.c.hub.metrics.resumes.WithLabelValues("resync").Inc()
-			if err := w.sendResync(ctx, id, after); err != nil {
+			if err := w.sendResync(id, after); err != nil {
 				return err
 			}
 			continue
@@ -455,12 +506,13 @@ func (w *writer) resume(ctx context.Context, cursors map[uuid.UUID]int64) error 
 			// flowing, starting with the next one.
 			w.c.hub.metrics.resumes.WithLabelValues("resync").Inc()
 			delete(w.cursors, id)
-			if err := w.sendResync(ctx, id, after); err != nil {
+			delete(w.floors, id)
+			if err := w.sendResync(id, after); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := w.sendStored(ctx, events); err != nil {
+		if err := w.sendStored(events); err != nil {
 			return err
 		}
 		last := after
@@ -475,5 +527,5 @@ func (w *writer) resume(ctx context.Context, cursors map[uuid.UUID]int64) error 
 	if err != nil {
 		return err
 	}
-	return w.send(ctx, data, frameControl)
+	return w.send(data, frameControl)
 }

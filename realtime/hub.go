@@ -155,25 +155,28 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 	defer ws.CloseNow()
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
 
-	convIDs, err := h.store.ConversationsOf(r.Context(), userID)
+	// Register first, then read the user's conversations: membership changes that land in
+	// between are recorded and applied over what the read returns, so none is lost.
+	c := newConn(h, ws, userID, expiresAt)
+	if !h.register(c) {
+		ws.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	defer h.unregister(c)
+	memberships, err := h.store.ConversationsOf(r.Context(), userID)
 	if err != nil {
 		h.logger.ErrorContext(r.Context(), "websocket: load conversations", "user", userID, "error", err)
 		ws.Close(websocket.StatusTryAgainLater, "try again later")
 		return
 	}
-	c := newConn(h, ws, userID, expiresAt)
-	if !h.register(c, convIDs) {
-		ws.Close(websocket.StatusGoingAway, "server shutting down")
-		return
-	}
+	h.subscribeInitial(c, memberships)
 	h.metrics.connections.Inc()
 	defer h.metrics.connections.Dec()
-	defer h.unregister(c)
-	c.run(r.Context())
+	c.run()
 }
 
-// register subscribes a new connection to its user's conversations; false while closing.
-func (h *Hub) register(c *Conn, convIDs []uuid.UUID) bool {
+// register adds a new connection, not yet subscribed to anything; false while closing.
+func (h *Hub) register(c *Conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing {
@@ -185,17 +188,40 @@ func (h *Hub) register(c *Conn, convIDs []uuid.UUID) bool {
 		h.users[c.userID] = set
 	}
 	set[c] = struct{}{}
-	for _, id := range convIDs {
-		h.subscribeLocked(c, id)
-	}
+	c.pending = true
 	return true
+}
+
+// subscribeInitial subscribes a registered connection to the conversations read for its user,
+// then applies the membership changes recorded since it registered, in order; a change older than
+// what the read saw is ignored. The connection starts each conversation after the seq the read
+// saw: a later event it misses is read back as a gap.
+func (h *Hub) subscribeInitial(c *Conn, memberships []Membership) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range memberships {
+		if conv := h.applyLocked(c, m.ConversationID, true, m.AsOf); conv != nil && conv.order.next == 0 {
+			conv.order.next = m.AsOf + 1
+		}
+		c.floors[m.ConversationID] = m.AsOf
+	}
+	for _, ch := range c.changes {
+		was := c.membership[ch.conv].member
+		h.applyLocked(c, ch.conv, ch.added, ch.asOf)
+		if ch.added && !was && c.membership[ch.conv].member {
+			c.floors[ch.conv] = ch.floor
+		}
+	}
+	c.pending, c.changes = false, nil
 }
 
 func (h *Hub) unregister(c *Conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for id := range c.convs {
-		h.unsubscribeLocked(c, id)
+	for id, m := range c.membership {
+		if m.member {
+			h.leaveLocked(c, id)
+		}
 	}
 	if set := h.users[c.userID]; set != nil {
 		delete(set, c)
@@ -205,7 +231,22 @@ func (h *Hub) unregister(c *Conn) {
 	}
 }
 
-func (h *Hub) subscribeLocked(c *Conn, id uuid.UUID) *conversation {
+// applyLocked records that c's user is (or is no longer) a member of the conversation as of seq
+// asOf, and (un)subscribes c; a change not newer than what c knows is stale and ignored, so
+// membership events that arrive late or twice cannot undo a later change. It returns the
+// conversation when c is subscribed to it.
+func (h *Hub) applyLocked(c *Conn, id uuid.UUID, member bool, asOf int64) *conversation {
+	if m, ok := c.membership[id]; ok && asOf <= m.asOf {
+		if m.member {
+			return h.convs[id]
+		}
+		return nil
+	}
+	c.membership[id] = membership{member: member, asOf: asOf}
+	if !member {
+		h.leaveLocked(c, id)
+		return nil
+	}
 	conv := h.convs[id]
 	if conv == nil {
 		conv = &conversation{subs: make(map[*Conn]struct{})}
@@ -213,12 +254,10 @@ func (h *Hub) subscribeLocked(c *Conn, id uuid.UUID) *conversation {
 		h.unknown.Remove(id)
 	}
 	conv.subs[c] = struct{}{}
-	c.convs[id] = struct{}{}
 	return conv
 }
 
-func (h *Hub) unsubscribeLocked(c *Conn, id uuid.UUID) {
-	delete(c.convs, id)
+func (h *Hub) leaveLocked(c *Conn, id uuid.UUID) {
 	conv := h.convs[id]
 	if conv == nil {
 		return
@@ -234,8 +273,7 @@ func (h *Hub) unsubscribeLocked(c *Conn, id uuid.UUID) {
 func (h *Hub) isMember(c *Conn, id uuid.UUID) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_, ok := c.convs[id]
-	return ok
+	return c.membership[id].member
 }
 
 // eventHeader is the part of an event fan-out needs.
@@ -292,21 +330,26 @@ func (h *Hub) deliver(ctx context.Context, d delivery) error {
 			return nil
 		}
 		h.mu.Unlock()
-		// A conversation created while its members were connected has had no event yet that
+		// A conversation created while its members were connected has had no event that
 		// subscribed them: learn its members once.
-		members, err := h.store.MembersOf(ctx, id)
+		members, asOf, err := h.store.MembersOf(ctx, id)
 		if err != nil {
 			return err
 		}
 		h.mu.Lock()
-		if conv = h.convs[id]; conv == nil {
-			for _, user := range members {
-				for c := range h.users[user] {
-					conv = h.subscribeLocked(c, id)
+		for _, user := range members {
+			for c := range h.users[user] {
+				if c.pending {
+					c.changes = append(c.changes, membershipChange{conv: id, added: true, asOf: asOf, floor: 0})
+					continue
+				}
+				if h.applyLocked(c, id, true, asOf) != nil {
+					// New to the connection: everything of the conversation is, up to this event.
+					c.enqueue(outFrame{kind: frameSubscribe, conv: id, seq: 0})
 				}
 			}
 		}
-		if conv == nil {
+		if conv = h.convs[id]; conv == nil {
 			h.unknown.Add(id, struct{}{})
 			h.mu.Unlock()
 			return nil
@@ -317,7 +360,10 @@ func (h *Hub) deliver(ctx context.Context, d delivery) error {
 	ready, duplicate := conv.order.offer(d, time.Now())
 	h.metrics.reorderHeld.Add(float64(conv.order.heldCount() - before))
 	if duplicate {
+		// Handed on already, or late: connections drop what they sent and read gaps back, but a
+		// membership change must still take effect (unless a newer one has).
 		h.metrics.framesDropped.WithLabelValues("duplicate").Inc()
+		h.applyMembershipLocked(id, d)
 	}
 	for _, r := range ready {
 		h.fanOutLocked(id, conv, r)
@@ -330,25 +376,40 @@ func (h *Hub) deliver(ctx context.Context, d delivery) error {
 // reaches the removed member's connections, which then stop receiving.
 func (h *Hub) fanOutLocked(id uuid.UUID, conv *conversation, d delivery) {
 	if d.kind == string(api.EventTypeMemberAdded) {
-		for c := range h.users[d.member] {
-			if _, ok := conv.subs[c]; !ok {
-				conv.subs[c] = struct{}{}
-				c.convs[id] = struct{}{}
-			}
-		}
+		h.applyMembershipLocked(id, d)
 	}
 	item := outFrame{kind: frameEvent, conv: id, seq: d.env.Seq, data: d.frame, committedAt: d.env.CommittedAt}
+	if d.kind == string(api.EventTypeMemberRemoved) {
+		item.removed = d.member
+	}
 	for c := range conv.subs {
 		c.enqueue(item)
 	}
 	if d.kind == string(api.EventTypeMemberRemoved) {
-		for c := range h.users[d.member] {
-			delete(conv.subs, c)
-			delete(c.convs, id)
+		h.applyMembershipLocked(id, d)
+	}
+	if len(conv.subs) == 0 {
+		h.metrics.reorderHeld.Sub(float64(conv.order.heldCount()))
+		delete(h.convs, id)
+	}
+}
+
+// applyMembershipLocked applies a member.* event to the member's connections on this node.
+func (h *Hub) applyMembershipLocked(id uuid.UUID, d delivery) {
+	added := d.kind == string(api.EventTypeMemberAdded)
+	if !added && d.kind != string(api.EventTypeMemberRemoved) {
+		return
+	}
+	for c := range h.users[d.member] {
+		if c.pending {
+			c.changes = append(c.changes, membershipChange{conv: id, added: added, asOf: d.env.Seq, floor: d.env.Seq - 1})
+			continue
 		}
-		if len(conv.subs) == 0 {
-			h.metrics.reorderHeld.Sub(float64(conv.order.heldCount()))
-			delete(h.convs, id)
+		was := c.membership[id].member
+		h.applyLocked(c, id, added, d.env.Seq)
+		if added && !was && c.membership[id].member {
+			// The connection starts the conversation with this event.
+			c.enqueue(outFrame{kind: frameSubscribe, conv: id, seq: d.env.Seq - 1})
 		}
 	}
 }

@@ -126,10 +126,11 @@ func (b *RedisBroker) Ping(ctx context.Context) error { return b.client.Ping(ctx
 
 // Start creates this node's groups, subscribes to signals and starts consuming into sink.
 func (b *RedisBroker) Start(ctx context.Context, sink Sink) error {
-	if err := b.ensureGroups(ctx); err != nil {
+	// The heartbeat first: another node's maintenance removes groups of nodes without one.
+	if err := b.heartbeat(ctx); err != nil {
 		return err
 	}
-	if err := b.heartbeat(ctx); err != nil {
+	if err := b.ensureGroups(ctx); err != nil {
 		return err
 	}
 	pubsub := b.client.Subscribe(ctx, b.signalsChannel())
@@ -212,7 +213,9 @@ func (b *RedisBroker) consume(ctx context.Context, sink Sink) {
 			}
 			if strings.HasPrefix(err.Error(), "NOGROUP") {
 				// Redis lost the stream (a restart without persistence): make the group again.
-				_ = b.ensureGroups(ctx)
+				if b.heartbeat(ctx) == nil {
+					_ = b.ensureGroups(ctx)
+				}
 			}
 			b.logger.Warn("redis: read streams", "error", err)
 			backoff.wait(ctx)

@@ -84,23 +84,32 @@ func (r *reorder) expired(now time.Time, timeout time.Duration, maxHeld int) boo
 	return len(r.held) > 0 && (now.Sub(r.since) >= timeout || len(r.held) > maxHeld)
 }
 
-// fill takes the gap's events read from the log and returns what is now in order. Should the log
-// lack part of the gap (it cannot for committed events), the gap is skipped rather than held
-// forever.
+// fill takes events read from the log for the gap and returns what is now in order. A held copy
+// of an event the log returns is dropped, not handed on twice. Should the log lack part of the gap
+// (it cannot for committed events), the missing seqs are skipped rather than waited for forever.
 func (r *reorder) fill(events []delivery, now time.Time) []delivery {
 	var ready []delivery
 	for _, d := range events {
-		if d.env.Seq == r.next {
-			ready = append(ready, d)
-			r.next++
+		seq := d.env.Seq
+		if seq < r.next {
+			continue // handed on already
+		}
+		for ; r.next < seq; r.next++ {
+			if h, ok := r.held[r.next]; ok {
+				delete(r.held, r.next)
+				ready = append(ready, h)
+			}
+		}
+		delete(r.held, seq)
+		ready = append(ready, d)
+		r.next++
+	}
+	if len(events) == 0 {
+		if _, to, ok := r.gap(); ok {
+			r.next = to
 		}
 	}
-	ready = r.drain(ready, now)
-	if _, to, ok := r.gap(); ok && len(events) == 0 {
-		r.next = to
-		ready = r.drain(ready, now)
-	}
-	return ready
+	return r.drain(ready, now)
 }
 
 func (r *reorder) heldCount() int { return len(r.held) }

@@ -16,11 +16,18 @@ type StoredEvent struct {
 	Payload []byte
 }
 
-// Store is what the hub reads from PostgreSQL: who is a member of what, and the event log to
-// replay or to fill a gap from.
+// Membership is a user's membership of a conversation, as of the conversation's seq asOf.
+type Membership struct {
+	ConversationID uuid.UUID
+	AsOf           int64
+}
+
+// Store is what the hub reads from PostgreSQL: who is a member of what (as of which seq), and the
+// event log to replay or to fill a gap from.
 type Store interface {
-	ConversationsOf(ctx context.Context, userID string) ([]uuid.UUID, error)
-	MembersOf(ctx context.Context, conversationID uuid.UUID) ([]string, error)
+	ConversationsOf(ctx context.Context, userID string) ([]Membership, error)
+	// MembersOf returns the conversation's members and the seq that list is as of.
+	MembersOf(ctx context.Context, conversationID uuid.UUID) (users []string, asOf int64, err error)
 	// EventsBetween returns up to limit events with after < seq (and seq < before when before > 0).
 	EventsBetween(ctx context.Context, conversationID uuid.UUID, after, before int64, limit int) ([]StoredEvent, error)
 }
@@ -35,20 +42,29 @@ func NewPGStore(pool *pgxpool.Pool) *PGStore {
 	return &PGStore{queries: db.New(pool)}
 }
 
-func (s *PGStore) ConversationsOf(ctx context.Context, userID string) ([]uuid.UUID, error) {
-	ids, err := s.queries.MemberConversationIDs(ctx, userID)
+func (s *PGStore) ConversationsOf(ctx context.Context, userID string) ([]Membership, error) {
+	rows, err := s.queries.MemberConversations(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("conversations of %s: %w", userID, err)
 	}
-	return ids, nil
+	out := make([]Membership, len(rows))
+	for i, r := range rows {
+		out[i] = Membership{ConversationID: r.ConversationID, AsOf: r.LastSeq}
+	}
+	return out, nil
 }
 
-func (s *PGStore) MembersOf(ctx context.Context, conversationID uuid.UUID) ([]string, error) {
-	users, err := s.queries.MemberUserIDs(ctx, conversationID)
+func (s *PGStore) MembersOf(ctx context.Context, conversationID uuid.UUID) ([]string, int64, error) {
+	rows, err := s.queries.MemberUsers(ctx, conversationID)
 	if err != nil {
-		return nil, fmt.Errorf("members of %s: %w", conversationID, err)
+		return nil, 0, fmt.Errorf("members of %s: %w", conversationID, err)
 	}
-	return users, nil
+	users := make([]string, len(rows))
+	var asOf int64
+	for i, r := range rows {
+		users[i], asOf = r.UserID, r.LastSeq
+	}
+	return users, asOf, nil
 }
 
 func (s *PGStore) EventsBetween(ctx context.Context, conversationID uuid.UUID, after, before int64, limit int) ([]StoredEvent, error) {

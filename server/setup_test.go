@@ -113,12 +113,15 @@ const testSecret = "test-secret-that-is-long-enough-for-hs256"
 
 // newTestServer builds the whole server over a database of its own, verifying HS256 tokens
 // signed with testSecret. It is closed when the test ends.
-func newTestServer(t testing.TB) *Server {
+func newTestServer(t testing.TB, options ...func(*Config)) *Server {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DatabaseURL = dbtest.NewDatabase(t)
 	cfg.Auth = AuthConfig{Secret: []byte(testSecret)}
 	cfg.DBMaxConns = 4
+	for _, o := range options {
+		o(&cfg)
+	}
 	s, err := New(context.Background(), cfg, discardLogger())
 	require.NoError(t, err)
 	t.Cleanup(s.Close)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +53,9 @@ type wsClient struct {
 	closed chan struct{}
 	// closeStatus is how the server closed the connection, once closed is closed.
 	closeStatus websocket.StatusCode
+	// gate, while held, stops the reading goroutine: a slow consumer.
+	gate   sync.Mutex
+	paused bool
 }
 
 type rawFrame struct {
@@ -60,9 +65,27 @@ type rawFrame struct {
 
 func dialWS(t testing.TB, baseURL, token string) *wsClient {
 	t.Helper()
+	return dialWSWith(t, baseURL, token, nil)
+}
+
+// dialWSSmallBuffer dials with a small socket receive buffer, so a client that stops reading
+// pushes back on the server quickly.
+func dialWSSmallBuffer(t testing.TB, baseURL, token string) *wsClient {
+	t.Helper()
+	dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		_ = rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return err
+	}}
+	return dialWSWith(t, baseURL, token, &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}})
+}
+
+func dialWSWith(t testing.TB, baseURL, token string, client *http.Client) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(baseURL, "http")+"/v1/ws", &websocket.DialOptions{
+		HTTPClient:   client,
 		HTTPHeader:   http.Header{"Authorization": []string{"Bearer " + token}},
 		Subprotocols: []string{"parley.v1"},
 	})
@@ -73,6 +96,8 @@ func dialWS(t testing.TB, baseURL, token string) *wsClient {
 	go func() {
 		defer close(c.closed)
 		for {
+			c.gate.Lock()
+			c.gate.Unlock() //nolint:staticcheck // a gate: wait while a test holds it
 			_, data, err := conn.Read(context.Background())
 			if err != nil {
 				c.closeStatus = websocket.CloseStatus(err)
@@ -82,11 +107,18 @@ func dialWS(t testing.TB, baseURL, token string) *wsClient {
 		}
 	}()
 	t.Cleanup(func() {
+		if c.paused {
+			c.resume()
+		}
 		conn.CloseNow()
 		<-c.closed
 	})
 	return c
 }
+
+// pause stops reading from the socket; resume starts again.
+func (c *wsClient) pause()  { c.gate.Lock(); c.paused = true }
+func (c *wsClient) resume() { c.paused = false; c.gate.Unlock() }
 
 func (c *wsClient) send(v any) {
 	c.t.Helper()

@@ -38,8 +38,16 @@ UPDATE members SET last_read_seq = GREATEST(last_read_seq, @seq::bigint)
 WHERE conversation_id = @conversation_id AND user_id = @user_id
 RETURNING last_read_seq;
 
--- name: MemberConversationIDs :many
-SELECT conversation_id FROM members WHERE user_id = @user_id;
+-- name: MemberConversations :many
+-- The user's conversations with the seq each stands at: the membership as of that seq.
+SELECT m.conversation_id, c.last_seq
+FROM members m
+JOIN conversations c ON c.id = m.conversation_id
+WHERE m.user_id = @user_id;
 
--- name: MemberUserIDs :many
-SELECT user_id FROM members WHERE conversation_id = @conversation_id;
+-- name: MemberUsers :many
+-- The conversation's members, with the seq the conversation stands at.
+SELECT m.user_id, c.last_seq
+FROM members m
+JOIN conversations c ON c.id = m.conversation_id
+WHERE m.conversation_id = @conversation_id;

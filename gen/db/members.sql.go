@@ -11,23 +11,32 @@ import (
 	"github.com/google/uuid"
 )
 
-const memberConversationIDs = `-- name: MemberConversationIDs :many
-SELECT conversation_id FROM members WHERE user_id = $1
+const memberConversations = `-- name: MemberConversations :many
+SELECT m.conversation_id, c.last_seq
+FROM members m
+JOIN conversations c ON c.id = m.conversation_id
+WHERE m.user_id = $1
 `
 
-func (q *Queries) MemberConversationIDs(ctx context.Context, userID string) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, memberConversationIDs, userID)
+type MemberConversationsRow struct {
+	ConversationID uuid.UUID
+	LastSeq        int64
+}
+
+// The user's conversations with the seq each stands at: the membership as of that seq.
+func (q *Queries) MemberConversations(ctx context.Context, userID string) ([]MemberConversationsRow, error) {
+	rows, err := q.db.Query(ctx, memberConversations, userID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []uuid.UUID{}
+	items := []MemberConversationsRow{}
 	for rows.Next() {
-		var conversation_id uuid.UUID
-		if err := rows.Scan(&conversation_id); err != nil {
+		var i MemberConversationsRow
+		if err := rows.Scan(&i.ConversationID, &i.LastSeq); err != nil {
 			return nil, err
 		}
-		items = append(items, conversation_id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -200,23 +209,32 @@ func (q *Queries) MemberPromoteSuccessor(ctx context.Context, conversationID uui
 	return i, err
 }
 
-const memberUserIDs = `-- name: MemberUserIDs :many
-SELECT user_id FROM members WHERE conversation_id = $1
+const memberUsers = `-- name: MemberUsers :many
+SELECT m.user_id, c.last_seq
+FROM members m
+JOIN conversations c ON c.id = m.conversation_id
+WHERE m.conversation_id = $1
 `
 
-func (q *Queries) MemberUserIDs(ctx context.Context, conversationID uuid.UUID) ([]string, error) {
-	rows, err := q.db.Query(ctx, memberUserIDs, conversationID)
+type MemberUsersRow struct {
+	UserID  string
+	LastSeq int64
+}
+
+// The conversation's members, with the seq the conversation stands at.
+func (q *Queries) MemberUsers(ctx context.Context, conversationID uuid.UUID) ([]MemberUsersRow, error) {
+	rows, err := q.db.Query(ctx, memberUsers, conversationID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []string{}
+	items := []MemberUsersRow{}
 	for rows.Next() {
-		var user_id string
-		if err := rows.Scan(&user_id); err != nil {
+		var i MemberUsersRow
+		if err := rows.Scan(&i.UserID, &i.LastSeq); err != nil {
 			return nil, err
 		}
-		items = append(items, user_id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
