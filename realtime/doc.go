@@ -1,5 +1,5 @@
-// Package realtime will hold live delivery: the WebSocket hub and connections, the outbox
-// dispatcher, the in-process and Redis Streams brokers, and the stream consumer with its reorder
-// buffer. Today every change already writes its event and an outbox row in the same transaction
-// (see server.appendEvent), so nothing committed before the dispatcher exists will be missed.
+// Package realtime delivers committed events to WebSocket connections: the outbox Dispatcher
+// publishes them through a Broker (in-process on one node, Redis Streams between nodes), and each
+// node's Hub puts every conversation back in seq order and hands its events, exactly once, to the
+// connections of its members, which resume from their cursors after a reconnect.
 package realtime

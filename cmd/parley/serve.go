@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -66,6 +67,17 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", defaults.ShutdownTimeout, "how long shutdown waits for in-flight requests")
 	var maxConns int
 	fs.IntVar(&maxConns, "db-max-conns", int(defaults.DBMaxConns), "PostgreSQL connections in the pool")
+	fs.StringVar(&cfg.RedisURL, "redis-url", "", "Redis URL; when set, Redis Streams carry events between nodes (empty: one node, in-process)")
+	fs.StringVar(&cfg.NodeID, "node-id", defaults.NodeID, "this node's name in Redis; keep it stable across restarts (default: the host name)")
+	fs.IntVar(&cfg.Redis.Shards, "shards", defaults.Redis.Shards, "Redis streams events are spread over, by conversation; the same on every node")
+	fs.StringVar(&cfg.Redis.Namespace, "redis-namespace", defaults.Redis.Namespace, "prefix of every Redis key and channel")
+	fs.DurationVar(&cfg.Redis.NodeGoneAfter, "node-gone-after", defaults.Redis.NodeGoneAfter, "remove the stream groups of nodes silent this long")
+	var origins string
+	fs.StringVar(&origins, "ws-origins", "", "browser origins allowed to open WebSockets besides the server's own host, comma separated (patterns like *.example.com)")
+	fs.IntVar(&cfg.Hub.QueueSize, "ws-queue-size", defaults.Hub.QueueSize, "frames queued per WebSocket before it is closed as a slow consumer (4001)")
+	fs.Int64Var(&cfg.Hub.MaxFrameBytes, "ws-max-frame-bytes", defaults.Hub.MaxFrameBytes, "largest frame a client may send (larger: close 1009)")
+	fs.IntVar(&cfg.Hub.ResumeLimit, "resume-limit", defaults.Hub.ResumeLimit, "events replayed per conversation on resume; beyond it the client gets resync")
+	fs.DurationVar(&cfg.Hub.HeartbeatInterval, "heartbeat", defaults.Hub.HeartbeatInterval, "WebSocket ping interval")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFm, "log-format", "text", "text or json")
 
@@ -85,6 +97,9 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 				return err
 			}
 			cfg.DBMaxConns = int32(maxConns)
+			if origins != "" {
+				cfg.Hub.OriginPatterns = strings.Split(origins, ",")
+			}
 			if cfg.Auth, err = auth.config(); err != nil {
 				return err
 			}
