@@ -25,7 +25,8 @@ const (
 	frameSubscribe                  // the connection starts a conversation after seq
 )
 
-// outFrame is one item of a connection's send queue.
+// outFrame is one item of a connection's send queue. It is never changed once queued, so one
+// event's item is shared by every connection it goes to.
 type outFrame struct {
 	kind        frameKind
 	conv        uuid.UUID
@@ -45,7 +46,7 @@ type Conn struct {
 	userID    string
 	sessionID string
 	expiresAt time.Time
-	queue     chan outFrame
+	queue     chan *outFrame
 	// overflowed is set once, when the queue first overflows.
 	overflowed atomic.Bool
 
@@ -81,7 +82,7 @@ func newConn(h *Hub, ws *websocket.Conn, userID string, expiresAt time.Time) *Co
 	return &Conn{
 		hub: h, ws: ws, userID: userID, expiresAt: expiresAt,
 		sessionID:  uuid.NewString(),
-		queue:      make(chan outFrame, h.cfg.QueueSize),
+		queue:      make(chan *outFrame, h.cfg.QueueSize),
 		ctx:        ctx,
 		cancel:     cancel,
 		membership: make(map[uuid.UUID]membership),
@@ -92,7 +93,7 @@ func newConn(h *Hub, ws *websocket.Conn, userID string, expiresAt time.Time) *Co
 // enqueue adds a frame to the send queue without blocking. Ephemeral frames are shed while the
 // queue is half full; a durable frame that does not fit closes the connection as a slow consumer,
 // which then resumes from its cursors.
-func (c *Conn) enqueue(f outFrame) {
+func (c *Conn) enqueue(f *outFrame) {
 	if f.kind == frameEphemeral && len(c.queue) >= cap(c.queue)/2 {
 		c.hub.metrics.framesDropped.WithLabelValues("shed").Inc()
 		return
@@ -112,7 +113,7 @@ func (c *Conn) enqueueControl(v any) {
 	if err != nil {
 		return
 	}
-	c.enqueue(outFrame{kind: frameControl, data: data})
+	c.enqueue(&outFrame{kind: frameControl, data: data})
 }
 
 // run serves the connection until either side ends it.
@@ -161,7 +162,7 @@ func (c *Conn) read() {
 			return
 		}
 		if first && head.Type != string(api.ResumeFrameTypeResume) {
-			c.enqueue(outFrame{kind: frameResume}) // no resume: live delivery starts now
+			c.enqueue(&outFrame{kind: frameResume}) // no resume: live delivery starts now
 		}
 		first = false
 		switch head.Type {
@@ -172,7 +173,7 @@ func (c *Conn) read() {
 				c.sendError("invalid_frame", "resume needs cursors: {conversation_id: seq ≥ 0}")
 				continue
 			}
-			c.enqueue(outFrame{kind: frameResume, cursors: cursors})
+			c.enqueue(&outFrame{kind: frameResume, cursors: cursors})
 		case string(api.TypingRequestFrameTypeTyping):
 			var f api.TypingRequestFrame
 			if err := json.Unmarshal(data, &f); err != nil || f.ConversationId == uuid.Nil {
@@ -227,7 +228,7 @@ type writer struct {
 	cursors map[uuid.UUID]int64
 	floors  map[uuid.UUID]int64
 	// held keeps live events that arrive before the client's resume frame (or ResumeWait).
-	held     []outFrame
+	held     []*outFrame
 	awaiting bool
 	// wctx bounds the writes of one batch. It does not derive from the connection's context:
 	// coder/websocket drops the connection when a write's context ends mid-write, and ending
@@ -243,7 +244,7 @@ func (c *Conn) write() {
 	defer resumeWait.Stop()
 	heartbeat := time.NewTicker(c.hub.cfg.HeartbeatInterval)
 	defer heartbeat.Stop()
-	batch := make([]outFrame, 0, 64)
+	batch := make([]*outFrame, 0, 64)
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -313,7 +314,7 @@ func (w *writer) withWriteDeadline(fn func() error) error {
 }
 
 // process sends one batch of queued frames; reads from PostgreSQL end with the connection.
-func (w *writer) process(batch []outFrame) error {
+func (w *writer) process(batch []*outFrame) error {
 	ctx := w.c.ctx
 	for _, f := range batch {
 		var err error
@@ -363,7 +364,7 @@ func kindLabel(k frameKind) string {
 // sendEvent sends a live event in its conversation's order: what the connection has sent already
 // is dropped, and a gap before it is read from PostgreSQL first (or, when it is longer than the
 // resume limit, left to the client to page after a resync frame).
-func (w *writer) sendEvent(ctx context.Context, f outFrame) error {
+func (w *writer) sendEvent(ctx context.Context, f *outFrame) error {
 	cursor, started := w.cursors[f.conv]
 	if !started {
 		floor, known := w.floors[f.conv]

@@ -345,7 +345,7 @@ func (h *Hub) deliver(ctx context.Context, d delivery) error {
 				}
 				if h.applyLocked(c, id, true, asOf) != nil {
 					// New to the connection: everything of the conversation is, up to this event.
-					c.enqueue(outFrame{kind: frameSubscribe, conv: id, seq: 0})
+					c.enqueue(&outFrame{kind: frameSubscribe, conv: id, seq: 0})
 				}
 			}
 		}
@@ -378,7 +378,7 @@ func (h *Hub) fanOutLocked(id uuid.UUID, conv *conversation, d delivery) {
 	if d.kind == string(api.EventTypeMemberAdded) {
 		h.applyMembershipLocked(id, d)
 	}
-	item := outFrame{kind: frameEvent, conv: id, seq: d.env.Seq, data: d.frame, committedAt: d.env.CommittedAt}
+	item := &outFrame{kind: frameEvent, conv: id, seq: d.env.Seq, data: d.frame, committedAt: d.env.CommittedAt}
 	if d.kind == string(api.EventTypeMemberRemoved) {
 		item.removed = d.member
 	}
@@ -409,7 +409,7 @@ func (h *Hub) applyMembershipLocked(id uuid.UUID, d delivery) {
 		h.applyLocked(c, id, added, d.env.Seq)
 		if added && !was && c.membership[id].member {
 			// The connection starts the conversation with this event.
-			c.enqueue(outFrame{kind: frameSubscribe, conv: id, seq: d.env.Seq - 1})
+			c.enqueue(&outFrame{kind: frameSubscribe, conv: id, seq: d.env.Seq - 1})
 		}
 	}
 }
@@ -422,7 +422,7 @@ func (h *Hub) DeliverSignal(s Signal) {
 	if conv == nil {
 		return
 	}
-	item := outFrame{kind: frameEphemeral, data: s.Frame}
+	item := &outFrame{kind: frameEphemeral, data: s.Frame}
 	for c := range conv.subs {
 		if s.SkipUser && c.userID == s.UserID {
 			continue

@@ -181,7 +181,7 @@ func queued(c *Conn) []outFrame {
 		select {
 		case f := <-c.queue:
 			if f.kind != frameSubscribe {
-				out = append(out, f)
+				out = append(out, *f)
 			}
 		default:
 			return out
@@ -198,7 +198,7 @@ func receive(t *testing.T, c *Conn, n int, within time.Duration) []outFrame {
 	for len(out) < n {
 		select {
 		case f := <-c.queue:
-			out = append(out, f)
+			out = append(out, *f)
 		case <-timer.C:
 			t.Fatalf("%d of %d frames within %v: %v", len(out), n, within, out)
 		}
@@ -448,7 +448,7 @@ func TestHubMemberAddedOutOfOrder(t *testing.T) {
 			if f.kind == frameSubscribe {
 				starts = append(starts, f.seq)
 			} else {
-				sent = append(sent, events(t, []outFrame{f})...)
+				sent = append(sent, events(t, []outFrame{*f})...)
 			}
 			continue
 		default:
