@@ -346,7 +346,7 @@ func (w *writer) send(data []byte, kind frameKind) error {
 	if err := w.c.ws.Write(w.wctx, websocket.MessageText, data); err != nil {
 		return errClientGone
 	}
-	w.c.hub.metrics.framesSent.WithLabelValues(kindLabel(kind)).Inc()
+	w.c.hub.metrics.sentByKind[kind].Inc()
 	return nil
 }
 

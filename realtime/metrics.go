@@ -25,6 +25,9 @@ type Metrics struct {
 	breakerState     prometheus.Gauge
 	streamReclaims   prometheus.Counter
 	streamDeadLetter prometheus.Counter
+
+	// The per-frame series, looked up once: these are on the hot path.
+	sentByKind [frameSubscribe + 1]prometheus.Counter
 }
 
 // NewMetrics creates the realtime metrics and registers them on reg.
@@ -73,6 +76,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		streamDeadLetter: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_stream_dead_letters_total", Help: "Stream entries moved to the dead-letter stream.",
 		}),
+	}
+	for kind := range m.sentByKind {
+		m.sentByKind[kind] = m.framesSent.WithLabelValues(kindLabel(frameKind(kind)))
 	}
 	reg.MustRegister(m.connections, m.framesSent, m.framesDropped, m.closes, m.resumes, m.commitToSocket,
 		m.reorderHeld, m.gapFills, m.publishSeconds, m.published, m.breakerState, m.streamReclaims, m.streamDeadLetter)
