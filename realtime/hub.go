@@ -1,11 +1,15 @@
 package realtime
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -131,7 +135,9 @@ func (h *Hub) Close() {
 	h.sweeper.Wait()
 }
 
-// Serve upgrades an authenticated request to a WebSocket and runs the connection until it ends.
+// Serve upgrades an authenticated request to a WebSocket and starts the connection, which runs
+// in goroutines of its own (owned by the hub, which Close waits for): the HTTP handler returns,
+// so its deep stack and the server's per-connection buffers are freed.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expiresAt time.Time) {
 	h.mu.Lock()
 	if h.closing {
@@ -141,9 +147,14 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 	}
 	h.conns.Add(1)
 	h.mu.Unlock()
-	defer h.conns.Done()
+	running := false
+	defer func() {
+		if !running {
+			h.conns.Done()
+		}
+	}()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(compactHijacker{w}, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{Subprotocol},
 		OriginPatterns:  h.cfg.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
@@ -152,7 +163,6 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 		h.logger.DebugContext(r.Context(), "websocket handshake refused", "error", err)
 		return // Accept has answered
 	}
-	defer ws.CloseNow()
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
 
 	// Register first, then read the user's conversations: membership changes that land in
@@ -162,17 +172,48 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	defer h.unregister(c)
 	memberships, err := h.store.ConversationsOf(r.Context(), userID)
 	if err != nil {
+		h.unregister(c)
 		h.logger.ErrorContext(r.Context(), "websocket: load conversations", "user", userID, "error", err)
 		ws.Close(websocket.StatusTryAgainLater, "try again later")
 		return
 	}
 	h.subscribeInitial(c, memberships)
 	h.metrics.connections.Inc()
-	defer h.metrics.connections.Dec()
-	c.run()
+	running = true
+	go func() {
+		defer h.conns.Done()
+		defer ws.CloseNow()
+		defer h.unregister(c)
+		defer h.metrics.connections.Dec()
+		c.run()
+	}()
+}
+
+// compactHijacker hands coder/websocket smaller buffers than the HTTP server's 4 KiB pair: an idle
+// connection holds them for its lifetime, and frames are small. Larger frames bypass them.
+type compactHijacker struct {
+	http.ResponseWriter
+}
+
+const (
+	hijackReadBuffer  = 512
+	hijackWriteBuffer = 2048
+)
+
+func (h compactHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var src io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		// Bytes the client sent right after its handshake, already read by the server.
+		early, _ := brw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(src, hijackReadBuffer), bufio.NewWriterSize(conn, hijackWriteBuffer)), nil
 }
 
 // register adds a new connection, not yet subscribed to anything; false while closing.
