@@ -51,13 +51,14 @@ type Dispatcher struct {
 	logger  *slog.Logger
 
 	wake   chan struct{}
+	notify chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
 // NewDispatcher returns a stopped dispatcher. connect opens the dedicated LISTEN connection.
 func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx context.Context) (*pgx.Conn, error), broker Broker, metrics *Metrics, logger *slog.Logger) *Dispatcher {
-	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), cancel: func() {}}
+	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1), cancel: func() {}}
 	d.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:    "publish",
 		Timeout: cfg.BreakerTimeout,
@@ -108,7 +109,34 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		}
 	})
 	d.wg.Go(func() { d.loop(runCtx) })
+	d.wg.Go(func() { d.notifyLoop(runCtx) })
 	return nil
+}
+
+// Wake is called once a transaction that wrote outbox rows has committed: it wakes this node's
+// loop at once, and the other nodes through NOTIFY. NOTIFY is sent here, after the commit and by
+// one goroutine, rather than inside the writing transactions: there it would serialise every
+// commit on PostgreSQL's notify queue lock, and here bursts of commits share one notification.
+func (d *Dispatcher) Wake() {
+	d.poke()
+	select {
+	case d.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) notifyLoop(ctx context.Context) {
+	q := db.New(d.pool)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.notify:
+			if err := q.OutboxNotify(ctx); err != nil && ctx.Err() == nil {
+				d.logger.WarnContext(ctx, "dispatcher: notify other nodes", "error", err)
+			}
+		}
+	}
 }
 
 // Stop ends the loops and waits for them. Safe before Start and twice.

@@ -245,5 +245,6 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConvers
 	if err != nil {
 		return nil, fmt.Errorf("update conversation: %w", err)
 	}
+	h.committed()
 	return api.UpdateConversation200JSONResponse(conversationOut(updated)), nil
 }

@@ -31,6 +31,15 @@ type Handlers struct {
 	signals realtime.Broker
 	// redis is checked by readiness when the node uses it.
 	redis pinger
+	// outboxWritten wakes the dispatchers after a transaction that wrote outbox rows commits.
+	outboxWritten func()
+}
+
+// committed tells the dispatchers that a transaction wrote outbox rows.
+func (h *Handlers) committed() {
+	if h.outboxWritten != nil {
+		h.outboxWritten()
+	}
 }
 
 type pinger interface {
@@ -100,7 +109,8 @@ func (h *Handlers) conversationForMember(ctx context.Context, id uuid.UUID, user
 }
 
 // appendEvent takes the conversation's next seq and records the event that change makes, with its
-// outbox row, in the caller's transaction; build receives the seq. touchActivity moves the
+// outbox row, in the caller's transaction; build receives the seq. Call committed once the
+// transaction has committed. touchActivity moves the
 // conversation up the list (new messages do; edits and membership changes do not).
 func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, actorID string, eventType api.EventType, touchActivity bool, build func(seq int64) (api.Event, error)) (api.Event, error) {
 	seq, err := q.ConversationNextSeq(ctx, db.ConversationNextSeqParams{ID: conversationID, TouchActivity: touchActivity})
@@ -128,9 +138,6 @@ func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, a
 	}
 	if err := q.OutboxInsert(ctx, db.OutboxInsertParams{ConversationID: conversationID, Seq: seq}); err != nil {
 		return api.Event{}, fmt.Errorf("insert outbox: %w", err)
-	}
-	if err := q.OutboxNotify(ctx); err != nil {
-		return api.Event{}, fmt.Errorf("notify outbox: %w", err)
 	}
 	return event, nil
 }

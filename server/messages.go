@@ -2,21 +2,25 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/db"
 )
 
-// SendMessage stores a message and its message.created event in one transaction. A client_msg_id
-// the sender used before in this conversation returns the first message with 200: retries are
-// safe. The conversation lock serialises sends, so concurrent retries see each other.
+// SendMessage stores a message, its message.created event and outbox row, atomically and in one
+// round trip (see the MessageSend query). A client_msg_id the sender used before in this
+// conversation returns the first message with 200: retries are safe, concurrent ones included (the
+// unique constraint settles a race).
 func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestObject) (api.SendMessageResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
@@ -25,45 +29,39 @@ func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestOb
 	if req.Body == nil {
 		return api.SendMessage400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
 	}
-	var (
-		msg    db.Message
-		repeat bool
-	)
-	err = h.inTx(ctx, func(q *db.Queries) error {
-		if _, err := lockConversation(ctx, q, req.ConversationId, caller); err != nil {
-			return err
-		}
-		msg, err = q.MessageGetByClientID(ctx, db.MessageGetByClientIDParams{ConversationID: req.ConversationId, SenderID: caller, ClientMsgID: req.Body.ClientMsgId})
-		if err == nil {
-			repeat = true
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("find earlier send: %w", err)
-		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageCreated, true, func(seq int64) (api.Event, error) {
-			msg, err = q.MessageInsert(ctx, db.MessageInsertParams{
-				ID: uuid.Must(uuid.NewV7()), ConversationID: req.ConversationId, Seq: seq,
-				SenderID: caller, ClientMsgID: req.Body.ClientMsgId, Body: req.Body.Body,
-			})
-			if err != nil {
-				return api.Event{}, fmt.Errorf("insert message: %w", err)
-			}
-			m := messageOut(msg)
-			return api.Event{Message: &m}, nil
-		})
-		return err
-	})
-	if p, ok := asProblem(err); ok {
-		return api.SendMessage404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	msg := api.Message{
+		Id: uuid.Must(uuid.NewV7()), ConversationId: req.ConversationId,
+		SenderId: caller, ClientMsgId: req.Body.ClientMsgId, Body: req.Body.Body, CreatedAt: now,
 	}
+	// The seq is not known yet: the query writes it into the payload.
+	payload, err := json.Marshal(api.Event{
+		ConversationId: req.ConversationId, Type: api.EventTypeMessageCreated,
+		ActorId: caller, CreatedAt: now, Message: &msg,
+	})
 	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	msg.Seq, err = h.queries.MessageSend(ctx, db.MessageSendParams{
+		ConversationID: req.ConversationId, CreatedAt: now, SenderID: caller, ID: msg.Id,
+		ClientMsgID: msg.ClientMsgId, Body: msg.Body, Payload: payload,
+	})
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return api.SendMessage404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(errConversationNotFound.problem())}, nil
+	case errors.As(err, &pgErr) && pgErr.ConstraintName == "messages_client_msg_id_key":
+		// Sent before: answer with the first message. (Only its sender can have sent it.)
+		first, err := h.queries.MessageGetByClientID(ctx, db.MessageGetByClientIDParams{ConversationID: req.ConversationId, SenderID: caller, ClientMsgID: req.Body.ClientMsgId})
+		if err != nil {
+			return nil, fmt.Errorf("find earlier send: %w", err)
+		}
+		return api.SendMessage200JSONResponse(messageOut(first)), nil
+	case err != nil:
 		return nil, fmt.Errorf("send message: %w", err)
 	}
-	if repeat {
-		return api.SendMessage200JSONResponse(messageOut(msg)), nil
-	}
-	return api.SendMessage201JSONResponse(messageOut(msg)), nil
+	h.committed()
+	return api.SendMessage201JSONResponse(msg), nil
 }
 
 // ListMessages pages through history; items are ascending by seq whichever way the page goes.
@@ -168,6 +166,7 @@ func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestOb
 	if err != nil {
 		return nil, fmt.Errorf("edit message: %w", err)
 	}
+	h.committed()
 	return api.EditMessage200JSONResponse(messageOut(edited)), nil
 }
 
@@ -208,5 +207,6 @@ func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageReque
 	if err != nil {
 		return nil, fmt.Errorf("delete message: %w", err)
 	}
+	h.committed()
 	return api.DeleteMessage204Response{}, nil
 }

@@ -148,6 +148,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		return nil, err
 	}
 	handlers.signals = s.signals
+	handlers.outboxWritten = s.dispatcher.Wake
 	if s.redis != nil {
 		handlers.redis = s.redis
 	}

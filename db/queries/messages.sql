@@ -1,7 +1,27 @@
--- name: MessageInsert :one
-INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body)
-VALUES (@id, @conversation_id, @seq, @sender_id, @client_msg_id, @body)
-RETURNING *;
+-- name: MessageSend :one
+-- A whole send in one statement, so one round trip and one implicit transaction: take the
+-- conversation's next seq (locking its row) when the sender is a member, insert the message, its
+-- message.created event (the payload gets the seq here) and the event's outbox row. No row when
+-- the sender is not a member. A repeated client_msg_id fails on messages_client_msg_id_key, and
+-- the failed statement gives its seq back.
+WITH next AS (
+    UPDATE conversations AS c
+    SET last_seq = c.last_seq + 1, updated_at = @created_at, last_activity_at = @created_at
+    WHERE c.id = @conversation_id
+      AND EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id AND m.user_id = @sender_id)
+    RETURNING c.last_seq AS seq
+), message AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body, created_at)
+    SELECT @id, @conversation_id, next.seq, @sender_id, @client_msg_id, @body, @created_at FROM next
+), event AS (
+    INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
+    SELECT @conversation_id, next.seq, 'message.created', @sender_id, @created_at,
+           jsonb_set(jsonb_set(@payload::jsonb, '{seq}', to_jsonb(next.seq)), '{message,seq}', to_jsonb(next.seq))
+    FROM next
+)
+INSERT INTO outbox (conversation_id, seq)
+SELECT @conversation_id, next.seq FROM next
+RETURNING seq;
 
 -- name: MessageGetByClientID :one
 SELECT * FROM messages

@@ -2,7 +2,8 @@
 INSERT INTO outbox (conversation_id, seq) VALUES (@conversation_id, @seq);
 
 -- name: OutboxNotify :exec
--- Wakes the dispatchers when the transaction commits.
+-- Wakes the dispatchers of every node. Sent after the writing transaction commits, in a
+-- statement of its own: a NOTIFY inside it would serialise every commit on the notify queue lock.
 SELECT pg_notify('parley_outbox', '');
 
 -- name: OutboxClaim :many

@@ -103,7 +103,8 @@ const outboxNotify = `-- name: OutboxNotify :exec
 SELECT pg_notify('parley_outbox', '')
 `
 
-// Wakes the dispatchers when the transaction commits.
+// Wakes the dispatchers of every node. Sent after the writing transaction commits, in a
+// statement of its own: a NOTIFY inside it would serialise every commit on the notify queue lock.
 func (q *Queries) OutboxNotify(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, outboxNotify)
 	return err
