@@ -224,7 +224,7 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConvers
 		if !isAdmin(row.Role) {
 			return errNotAdmin
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeConversationUpdated, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeConversationUpdated, func(int64) (api.Event, error) {
 			updated, err = q.ConversationSetTitle(ctx, db.ConversationSetTitleParams{ID: req.ConversationId, Title: &req.Body.Title})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("set title: %w", err)

@@ -110,10 +110,10 @@ func (h *Handlers) conversationForMember(ctx context.Context, id uuid.UUID, user
 
 // appendEvent takes the conversation's next seq and records the event that change makes, with its
 // outbox row, in the caller's transaction; build receives the seq. Call committed once the
-// transaction has committed. touchActivity moves the
-// conversation up the list (new messages do; edits and membership changes do not).
-func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, actorID string, eventType api.EventType, touchActivity bool, build func(seq int64) (api.Event, error)) (api.Event, error) {
-	seq, err := q.ConversationNextSeq(ctx, db.ConversationNextSeqParams{ID: conversationID, TouchActivity: touchActivity})
+// transaction has committed. Such changes do not move the conversation up the list; new
+// messages, which do, are stored by MessageSend.
+func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, actorID string, eventType api.EventType, build func(seq int64) (api.Event, error)) (api.Event, error) {
+	seq, err := q.ConversationNextSeq(ctx, conversationID)
 	if err != nil {
 		return api.Event{}, fmt.Errorf("next seq: %w", err)
 	}

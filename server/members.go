@@ -70,7 +70,7 @@ func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject
 		if _, err := q.ConversationAddMemberCount(ctx, db.ConversationAddMemberCountParams{ID: req.ConversationId, Delta: 1}); err != nil {
 			return fmt.Errorf("count members: %w", err)
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberAdded, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberAdded, func(int64) (api.Event, error) {
 			m := memberOut(added)
 			return api.Event{Member: &m}, nil
 		})
@@ -135,7 +135,7 @@ func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequest
 				return fmt.Errorf("promote new owner: %w", err)
 			}
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberRemoved, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberRemoved, func(int64) (api.Event, error) {
 			m := memberOut(target)
 			return api.Event{Member: &m}, nil
 		})

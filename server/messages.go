@@ -143,7 +143,7 @@ func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestOb
 		if msg.DeletedAt != nil {
 			return errMessageDeleted
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageUpdated, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageUpdated, func(int64) (api.Event, error) {
 			edited, err = q.MessageSetBody(ctx, db.MessageSetBodyParams{ConversationID: req.ConversationId, Seq: req.Seq, Body: req.Body.Body})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("set body: %w", err)
@@ -188,7 +188,7 @@ func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageReque
 		if msg.DeletedAt != nil {
 			return nil
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageDeleted, false, func(int64) (api.Event, error) {
+		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageDeleted, func(int64) (api.Event, error) {
 			tombstone, err := q.MessageTombstone(ctx, db.MessageTombstoneParams{ConversationID: req.ConversationId, Seq: req.Seq})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("tombstone message: %w", err)

@@ -26,11 +26,10 @@ WHERE c.id = @id
 FOR UPDATE OF c;
 
 -- name: ConversationNextSeq :one
--- Takes the next seq. Call with the row locked; a rolled-back transaction gives its seq back.
+-- Takes the next seq for a change other than a new message (those take theirs in MessageSend).
+-- Call with the row locked; a rolled-back transaction gives its seq back.
 UPDATE conversations
-SET last_seq = last_seq + 1,
-    updated_at = now(),
-    last_activity_at = CASE WHEN @touch_activity::boolean THEN now() ELSE last_activity_at END
+SET last_seq = last_seq + 1, updated_at = now()
 WHERE id = @id
 RETURNING last_seq;
 

@@ -276,21 +276,15 @@ func (q *Queries) ConversationLockForMember(ctx context.Context, arg Conversatio
 
 const conversationNextSeq = `-- name: ConversationNextSeq :one
 UPDATE conversations
-SET last_seq = last_seq + 1,
-    updated_at = now(),
-    last_activity_at = CASE WHEN $1::boolean THEN now() ELSE last_activity_at END
-WHERE id = $2
+SET last_seq = last_seq + 1, updated_at = now()
+WHERE id = $1
 RETURNING last_seq
 `
 
-type ConversationNextSeqParams struct {
-	TouchActivity bool
-	ID            uuid.UUID
-}
-
-// Takes the next seq. Call with the row locked; a rolled-back transaction gives its seq back.
-func (q *Queries) ConversationNextSeq(ctx context.Context, arg ConversationNextSeqParams) (int64, error) {
-	row := q.db.QueryRow(ctx, conversationNextSeq, arg.TouchActivity, arg.ID)
+// Takes the next seq for a change other than a new message (those take theirs in MessageSend).
+// Call with the row locked; a rolled-back transaction gives its seq back.
+func (q *Queries) ConversationNextSeq(ctx context.Context, id uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, conversationNextSeq, id)
 	var last_seq int64
 	err := row.Scan(&last_seq)
 	return last_seq, err
