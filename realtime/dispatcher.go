@@ -192,6 +192,9 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	var published int
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
+		if err := q.OutboxRelaxCommit(ctx); err != nil {
+			return fmt.Errorf("relax commit: %w", err)
+		}
 		rows, err := q.OutboxClaim(ctx, int32(d.cfg.BatchSize))
 		if err != nil {
 			return fmt.Errorf("claim outbox: %w", err)

@@ -24,3 +24,8 @@ DELETE FROM outbox WHERE id = ANY(@ids::bigint[]);
 SELECT count(*)::bigint AS rows,
        COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest_age_seconds
 FROM outbox;
+
+-- name: OutboxRelaxCommit :exec
+-- For the dispatcher's transaction only: its commit need not wait for the disk. Lost in a crash,
+-- the deletions are redone by publishing those rows again, and the hubs drop repeated seqs.
+SET LOCAL synchronous_commit = off;

@@ -109,3 +109,14 @@ func (q *Queries) OutboxNotify(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, outboxNotify)
 	return err
 }
+
+const outboxRelaxCommit = `-- name: OutboxRelaxCommit :exec
+SET LOCAL synchronous_commit = off
+`
+
+// For the dispatcher's transaction only: its commit need not wait for the disk. Lost in a crash,
+// the deletions are redone by publishing those rows again, and the hubs drop repeated seqs.
+func (q *Queries) OutboxRelaxCommit(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, outboxRelaxCommit)
+	return err
+}
