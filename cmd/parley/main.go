@@ -1,4 +1,5 @@
-// Command parley runs the Parley messaging backend: `serve`, `migrate`, `token` and `version`.
+// Command parley runs the Parley messaging backend: `serve`, `migrate`, `token`, `version`, and
+// `bench`, the load tool.
 // Every flag can also be set through the environment as PARLEY_<FLAG> (dashes become
 // underscores, e.g. --database-url is PARLEY_DATABASE_URL).
 package main
@@ -44,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			migrateCommand(stdout, stderr),
 			tokenCommand(stdout),
 			versionCommand(stdout),
+			benchCommand(stdout, stderr),
 		},
 		Exec: func(context.Context, []string) error { return flag.ErrHelp },
 	}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// histResolution and histRange define the latency histogram: fixed buckets of 10 µs up to 10 s
+// (4 MB), anything longer counted as overflow. Recording is lock-free.
+const (
+	histResolution = 10 * time.Microsecond
+	histRange      = 10 * time.Second
+	histBuckets    = int(histRange / histResolution)
+)
+
+type histogram struct {
+	counts []atomic.Uint32
+	over   atomic.Int64
+	n      atomic.Int64
+	sum    atomic.Int64
+	max    atomic.Int64
+}
+
+func newHistogram() *histogram { return &histogram{counts: make([]atomic.Uint32, histBuckets)} }
+
+func (h *histogram) record(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	if i := int(d / histResolution); i < histBuckets {
+		h.counts[i].Add(1)
+	} else {
+		h.over.Add(1)
+	}
+	h.n.Add(1)
+	h.sum.Add(int64(d))
+	for {
+		m := h.max.Load()
+		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+func (h *histogram) count() int64 { return h.n.Load() }
+
+// quantile returns the upper bound of the bucket holding the q-th sample (never above the max).
+func (h *histogram) quantile(q float64) time.Duration {
+	n := h.n.Load()
+	if n == 0 {
+		return 0
+	}
+	rank := max(int64(math.Ceil(q*float64(n))), 1)
+	maxSeen := time.Duration(h.max.Load())
+	var cum int64
+	for i := range h.counts {
+		cum += int64(h.counts[i].Load())
+		if cum >= rank {
+			return min(time.Duration(i+1)*histResolution, maxSeen)
+		}
+	}
+	return maxSeen
+}
+
+func (h *histogram) mean() time.Duration {
+	n := h.n.Load()
+	if n == 0 {
+		return 0
+	}
+	return time.Duration(h.sum.Load() / n)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+// latencyLines prints p50/p95/p99/max of h under label.
+func latencyLines(r *report, label string, h *histogram) {
+	if h.count() == 0 {
+		r.line(label, "no samples")
+		return
+	}
+	r.line(label+" p50", ms(h.quantile(.50)))
+	r.line(label+" p95", ms(h.quantile(.95)))
+	r.line(label+" p99", ms(h.quantile(.99)))
+	r.line(label+" max", ms(time.Duration(h.max.Load())))
+	r.line(label+" mean", ms(h.mean()))
+	r.line(label+" samples", fmt.Sprintf("%d", h.count()))
+	if over := h.over.Load(); over > 0 {
+		r.line(label+" over 10 s", fmt.Sprintf("%d samples", over))
+	}
+}
+
+// report is the plain text the bench prints: one figure a line, label then value with its unit.
+type report struct{ w io.Writer }
+
+func (r *report) line(label, value string) { fmt.Fprintf(r.w, "%-48s %s\n", label, value) }
+
+func (r *report) linef(label, format string, args ...any) {
+	r.line(label, fmt.Sprintf(format, args...))
+}
+
+// serverSample is what the bench reads from one server's /metrics.
+type serverSample struct {
+	at          time.Time
+	cpuSeconds  float64 // process_cpu_seconds_total
+	rss         float64 // process_resident_memory_bytes
+	wsConns     float64 // parley_ws_connections
+	heapInuse   float64 // go_memstats_heap_inuse_bytes
+	stackInuse  float64 // go_memstats_stack_inuse_bytes
+	goroutines  float64
+	eventFrames float64 // parley_ws_frames_sent_total{kind="event"}
+	backlog     float64 // parley_outbox_backlog
+	hasBacklog  bool
+	dropped     map[string]float64 // parley_ws_frames_dropped_total by reason
+	closes      map[string]float64 // parley_ws_closes_total by reason
+	gapFills    map[string]float64 // parley_gap_fills_total by where
+	// commitToSocket is parley_commit_to_socket_seconds: cumulative counts by upper bound.
+	commitToSocket []histBucket
+}
+
+type histBucket struct{ le, count float64 }
+
+// bucketQuantile estimates the q-quantile of what a Prometheus histogram observed between two
+// samples: the upper bound of the bucket that holds it (+Inf beyond the last bound).
+func bucketQuantile(before, after []histBucket, q float64) (float64, float64) {
+	if len(after) == 0 {
+		return math.NaN(), 0
+	}
+	delta := make([]float64, len(after))
+	for i, b := range after {
+		delta[i] = b.count
+		if i < len(before) && before[i].le == b.le {
+			delta[i] -= before[i].count
+		}
+	}
+	total := delta[len(delta)-1]
+	if total <= 0 {
+		return math.NaN(), 0
+	}
+	for i, c := range delta {
+		if c >= q*total {
+			return after[i].le, total
+		}
+	}
+	return math.Inf(1), total
+}
+
+func scrapeMetrics(ctx context.Context, client *http.Client, baseURL string) (serverSample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
+	if err != nil {
+		return serverSample{}, err
+	}
+	req.Header.Set("Accept", "text/plain; version=0.0.4")
+	resp, err := client.Do(req)
+	if err != nil {
+		return serverSample{}, fmt.Errorf("GET %s/metrics: %w", baseURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return serverSample{}, fmt.Errorf("GET %s/metrics: HTTP %d", baseURL, resp.StatusCode)
+	}
+	return parseMetrics(resp.Body)
+}
+
+func parseMetrics(r io.Reader) (serverSample, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return serverSample{}, fmt.Errorf("parse /metrics: %w", err)
+	}
+	// sum adds the values of a family's series whose labels include want (nil: all series).
+	sum := func(name string, want map[string]string) (float64, bool) {
+		mf := families[name]
+		if mf == nil {
+			return 0, false
+		}
+		var total float64
+		found := false
+	series:
+		for _, m := range mf.GetMetric() {
+			for k, v := range want {
+				match := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == k && lp.GetValue() == v {
+						match = true
+					}
+				}
+				if !match {
+					continue series
+				}
+			}
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+			found = true
+		}
+		return total, found
+	}
+	byLabel := func(name, label string) map[string]float64 {
+		out := map[string]float64{}
+		if mf := families[name]; mf != nil {
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == label {
+						out[lp.GetValue()] += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		return out
+	}
+	s := serverSample{at: time.Now()}
+	s.cpuSeconds, _ = sum("process_cpu_seconds_total", nil)
+	s.rss, _ = sum("process_resident_memory_bytes", nil)
+	s.wsConns, _ = sum("parley_ws_connections", nil)
+	s.heapInuse, _ = sum("go_memstats_heap_inuse_bytes", nil)
+	s.stackInuse, _ = sum("go_memstats_stack_inuse_bytes", nil)
+	s.goroutines, _ = sum("go_goroutines", nil)
+	s.eventFrames, _ = sum("parley_ws_frames_sent_total", map[string]string{"kind": "event"})
+	s.backlog, s.hasBacklog = sum("parley_outbox_backlog", nil)
+	s.dropped = byLabel("parley_ws_frames_dropped_total", "reason")
+	s.closes = byLabel("parley_ws_closes_total", "reason")
+	s.gapFills = byLabel("parley_gap_fills_total", "where")
+	if mf := families["parley_commit_to_socket_seconds"]; mf != nil && len(mf.GetMetric()) > 0 {
+		h := mf.GetMetric()[0].GetHistogram()
+		for _, b := range h.GetBucket() {
+			s.commitToSocket = append(s.commitToSocket, histBucket{b.GetUpperBound(), float64(b.GetCumulativeCount())})
+		}
+		if n := len(s.commitToSocket); n == 0 || !math.IsInf(s.commitToSocket[n-1].le, 1) {
+			s.commitToSocket = append(s.commitToSocket, histBucket{math.Inf(1), float64(h.GetSampleCount())})
+		}
+	}
+	return s, nil
+}
+
+func mib(bytes float64) string { return fmt.Sprintf("%.1f MiB", bytes/(1<<20)) }
+
+// counterDelta formats the labels of a counter family whose value grew between two samples.
+func counterDelta(before, after map[string]float64) string {
+	var parts []string
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f", k, d))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
