@@ -570,12 +570,18 @@ func missing(conns []*benchConn) int64 {
 func (b *bench) waitDelivered(ctx context.Context, conns []*benchConn) (int64, time.Duration) {
 	start := time.Now()
 	deadline := start.Add(b.cfg.drain)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		n := missing(conns)
-		if n == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+		if n == 0 || time.Now().After(deadline) {
 			return n, time.Since(start)
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return n, time.Since(start)
+		case <-tick.C:
+		}
 	}
 }
 
