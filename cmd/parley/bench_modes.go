@@ -112,33 +112,11 @@ func (b *bench) runFanout(ctx context.Context) error {
 	}
 	members := float64(b.cfg.conns) / float64(b.cfg.convs)
 	b.logf("sending %.0f messages/s with %d senders: %s warmup, then %s measured", b.cfg.rate, b.cfg.senders, b.cfg.warmup, b.cfg.duration)
-	stop := b.startSenders(ctx, b.cfg.senders, b.cfg.rate, 0)
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
-	if err := sleepCtx(ctx, b.cfg.warmup); err != nil {
-		return err
-	}
-	before, err := b.scrapeAll(ctx)
+	m, err := b.measureSending(ctx)
 	if err != nil {
 		return err
 	}
-	frames0, self0 := b.stats.eventFrames.Load(), benchSelfCPU()
-	start := b.openWindow()
-	if err := sleepCtx(ctx, b.cfg.duration); err != nil {
-		return err
-	}
-	end := b.closeWindow()
-	frames1, self1 := b.stats.eventFrames.Load(), benchSelfCPU()
-	after, err := b.scrapeAll(ctx)
-	if err != nil {
-		return err
-	}
-	stop()
-	stopped = true
+	before, after, frames := m.before, m.after, m.frames
 	b.logf("window over; waiting up to %s for deliveries on their way", b.cfg.drain)
 	if err := b.fetchFinals(ctx); err != nil {
 		return err
@@ -146,19 +124,14 @@ func (b *bench) runFanout(ctx context.Context) error {
 	lost, drained := b.waitDelivered(ctx, up)
 
 	r := b.out
-	window := end.Sub(start).Seconds()
-	frames := frames1 - frames0
+	window := m.window.Seconds()
 	r.linef("target send rate", "%.0f messages/s (%d senders), %.1f members per conversation", b.cfg.rate, b.cfg.senders, members)
 	r.linef("window", "%.1f s after %s warmup", window, b.cfg.warmup)
 	r.linef("messages sent in window", "%d (%.1f/s), send errors %d", b.stats.windowOK.Load(), float64(b.stats.windowOK.Load())/window, b.stats.windowErr.Load())
 	latencyLines(r, "send POST latency", b.post)
 	r.linef("deliveries in window", "%d (%.0f/s; expected %.0f/s)", frames, float64(frames)/window, b.cfg.rate*members)
 	latencyLines(r, "send→deliver latency", b.latency)
-	self := time.Duration(-1)
-	if self0 >= 0 {
-		self = self1 - self0
-	}
-	b.reportServers(before, after, frames, self)
+	b.reportServers(before, after, frames, m.self)
 	r.linef("drain after window", "%.2f s", drained.Seconds())
 	b.reportSendErrors()
 	err = b.verdict(up, lost)
@@ -176,36 +149,14 @@ func (b *bench) runSends(ctx context.Context) error {
 		how = fmt.Sprintf("at %.0f messages/s", b.cfg.rate)
 	}
 	b.logf("%d senders %s into %d conversations: %s warmup, then %s measured", b.cfg.senders, how, b.cfg.convs, b.cfg.warmup, b.cfg.duration)
-	stop := b.startSenders(ctx, b.cfg.senders, b.cfg.rate, 0)
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
-	if err := sleepCtx(ctx, b.cfg.warmup); err != nil {
-		return err
-	}
-	before, err := b.scrapeAll(ctx)
+	m, err := b.measureSending(ctx)
 	if err != nil {
 		return err
 	}
-	frames0, self0 := b.stats.eventFrames.Load(), benchSelfCPU()
-	start := b.openWindow()
-	if err := sleepCtx(ctx, b.cfg.duration); err != nil {
-		return err
-	}
-	end := b.closeWindow()
-	frames1, self1 := b.stats.eventFrames.Load(), benchSelfCPU()
-	after, err := b.scrapeAll(ctx)
-	if err != nil {
-		return err
-	}
-	stop()
-	stopped = true
+	before, after, frames := m.before, m.after, m.frames
 
 	r := b.out
-	window := end.Sub(start).Seconds()
+	window := m.window.Seconds()
 	sent := b.stats.windowOK.Load()
 	r.linef("senders", "%d, %s", b.cfg.senders, how)
 	r.linef("window", "%.1f s after %s warmup", window, b.cfg.warmup)
@@ -218,11 +169,7 @@ func (b *bench) runSends(ctx context.Context) error {
 	if sent > 0 {
 		r.linef("server CPU per send", "%.1f µs", cpu*1e6/float64(sent))
 	}
-	self := time.Duration(-1)
-	if self0 >= 0 {
-		self = self1 - self0
-	}
-	b.reportServers(before, after, frames1-frames0, self)
+	b.reportServers(before, after, frames, m.self)
 	b.reportSendErrors()
 	if len(up) == 0 {
 		return nil
@@ -367,4 +314,42 @@ func (b *bench) runResume(ctx context.Context) error {
 		return errors.Join(err, errors.New("resume check failed: "+strings.Join(problems, ", ")))
 	}
 	return err
+}
+
+// sendingWindow is what one measured window of sending gives: the servers' figures around it,
+// the event frames received in it, its length and the bench's own CPU in it (-1 if unknown).
+type sendingWindow struct {
+	before, after []serverSample
+	frames        int64
+	window        time.Duration
+	self          time.Duration
+}
+
+// measureSending runs the senders through the warmup and the measured window, then stops them.
+func (b *bench) measureSending(ctx context.Context) (sendingWindow, error) {
+	var m sendingWindow
+	stop := b.startSenders(ctx, b.cfg.senders, b.cfg.rate, 0)
+	defer stop()
+	if err := sleepCtx(ctx, b.cfg.warmup); err != nil {
+		return m, err
+	}
+	var err error
+	if m.before, err = b.scrapeAll(ctx); err != nil {
+		return m, err
+	}
+	frames0, self0 := b.stats.eventFrames.Load(), benchSelfCPU()
+	start := b.openWindow()
+	if err := sleepCtx(ctx, b.cfg.duration); err != nil {
+		return m, err
+	}
+	m.window = b.closeWindow().Sub(start)
+	frames1, self1 := b.stats.eventFrames.Load(), benchSelfCPU()
+	if m.after, err = b.scrapeAll(ctx); err != nil {
+		return m, err
+	}
+	m.frames, m.self = frames1-frames0, -1
+	if self0 >= 0 {
+		m.self = self1 - self0
+	}
+	return m, nil
 }
