@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/gen/api"
 )
@@ -63,6 +64,8 @@ type Conn struct {
 	// floors are the seqs after which the connection starts each conversation it had at connect;
 	// written before the writer starts, then the writer's.
 	floors map[uuid.UUID]int64
+	// typing limits the typing frames the reader accepts.
+	typing *rate.Limiter
 }
 
 type membership struct {
@@ -87,6 +90,7 @@ func newConn(h *Hub, ws *websocket.Conn, userID string, expiresAt time.Time) *Co
 		cancel:     cancel,
 		membership: make(map[uuid.UUID]membership),
 		floors:     make(map[uuid.UUID]int64),
+		typing:     rate.NewLimiter(h.cfg.TypingRate, h.cfg.TypingBurst),
 	}
 }
 
@@ -154,67 +158,59 @@ func (c *Conn) read() {
 			c.cancel(errProtocol)
 			return
 		}
-		var head struct {
-			Type string `json:"type"`
-		}
-		if err := json.Unmarshal(data, &head); err != nil {
+		f, err := decodeClientFrame(data)
+		if errors.Is(err, errProtocolFrame) {
 			c.cancel(errProtocol)
 			return
 		}
-		if first && head.Type != string(api.ResumeFrameTypeResume) {
+		if first && f.typ != string(api.ResumeFrameTypeResume) {
 			c.enqueue(&outFrame{kind: frameResume}) // no resume: live delivery starts now
 		}
 		first = false
-		switch head.Type {
+		if refused, ok := errors.AsType[*frameError](err); ok {
+			c.sendError(refused.code, refused.message)
+			continue
+		}
+		switch f.typ {
 		case string(api.ResumeFrameTypeResume):
-			var f api.ResumeFrame
-			cursors, ok := parseCursors(data, &f)
-			if !ok {
-				c.sendError("invalid_frame", "resume needs cursors: {conversation_id: seq ≥ 0}")
-				continue
-			}
-			c.enqueue(&outFrame{kind: frameResume, cursors: cursors})
+			c.enqueue(&outFrame{kind: frameResume, cursors: f.cursors})
 		case string(api.TypingRequestFrameTypeTyping):
-			var f api.TypingRequestFrame
-			if err := json.Unmarshal(data, &f); err != nil || f.ConversationId == uuid.Nil {
-				c.sendError("invalid_frame", "typing needs a conversation_id")
+			now := time.Now()
+			if retry, ok := c.allowTyping(now); !ok {
+				c.hub.metrics.framesDropped.WithLabelValues("rate_limited").Inc()
+				c.enqueueControl(api.ErrorFrame{
+					Type: api.ErrorFrameTypeError, Code: "rate_limited",
+					Message:      "too many typing frames on this connection",
+					RetryAfterMs: ptrTo(int(retry.Milliseconds())),
+				})
 				continue
 			}
-			if !c.hub.isMember(c, f.ConversationId) {
+			if !c.hub.isMember(c, f.conv) {
 				c.sendError("not_member", "not a member of that conversation")
 				continue
 			}
-			now := time.Now()
-			if now.Sub(lastTyping[f.ConversationId]) < c.hub.cfg.TypingThrottle {
+			if now.Sub(lastTyping[f.conv]) < c.hub.cfg.TypingThrottle {
 				c.hub.metrics.framesDropped.WithLabelValues("throttled").Inc()
 				continue
 			}
-			lastTyping[f.ConversationId] = now
-			c.hub.signalTyping(c.ctx, c, f.ConversationId)
+			lastTyping[f.conv] = now
+			c.hub.signalTyping(c.ctx, c, f.conv)
 		case string(api.PingFrameTypePing):
-			var f api.PingFrame
-			_ = json.Unmarshal(data, &f)
-			c.enqueueControl(api.PongFrame{Type: api.PongFrameTypePong, Id: f.Id})
-		default:
-			c.sendError("unknown_type", "unknown frame type "+strconv.Quote(head.Type))
+			c.enqueueControl(api.PongFrame{Type: api.PongFrameTypePong, Id: f.pingID})
 		}
 	}
 }
 
-func parseCursors(data []byte, f *api.ResumeFrame) (map[uuid.UUID]int64, bool) {
-	if err := json.Unmarshal(data, f); err != nil {
-		return nil, false
+// allowTyping spends one of the connection's typing tokens, or says how long until one is back.
+func (c *Conn) allowTyping(now time.Time) (time.Duration, bool) {
+	if c.typing.AllowN(now, 1) {
+		return 0, true
 	}
-	cursors := make(map[uuid.UUID]int64, len(f.Cursors))
-	for key, seq := range f.Cursors {
-		id, err := uuid.Parse(key)
-		if err != nil || seq < 0 {
-			return nil, false
-		}
-		cursors[id] = seq
-	}
-	return cursors, true
+	missing := 1 - c.typing.TokensAt(now)
+	return time.Duration(math.Ceil(missing / float64(c.typing.Limit()) * float64(time.Second))), false
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 func (c *Conn) sendError(code, message string) {
 	c.enqueueControl(api.ErrorFrame{Type: api.ErrorFrameTypeError, Code: code, Message: message})

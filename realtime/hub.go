@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/gen/api"
 )
@@ -40,6 +41,12 @@ type HubConfig struct {
 	WriteTimeout      time.Duration
 	MaxFrameBytes     int64
 	TypingThrottle    time.Duration
+	// TypingRate and TypingBurst limit the typing frames one connection may send; beyond them the
+	// client gets an error frame rate_limited with retry_after_ms.
+	TypingRate  rate.Limit
+	TypingBurst int
+	// MaxConnsPerUser caps one user's WebSockets on this node; the next one is closed with 4429.
+	MaxConnsPerUser int
 	// OriginPatterns are the browser origins allowed besides the server's own host (path.Match
 	// patterns, e.g. "app.example.com" or "*.example.com").
 	OriginPatterns []string
@@ -61,6 +68,9 @@ func DefaultHubConfig() HubConfig {
 		WriteTimeout:         10 * time.Second,
 		MaxFrameBytes:        64 << 10,
 		TypingThrottle:       2 * time.Second,
+		TypingRate:           5,
+		TypingBurst:          10,
+		MaxConnsPerUser:      20,
 		UnknownConversations: 100_000,
 	}
 }
@@ -168,8 +178,13 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 	// Register first, then read the user's conversations: membership changes that land in
 	// between are recorded and applied over what the read returns, so none is lost.
 	c := newConn(h, ws, userID, expiresAt)
-	if !h.register(c) {
+	switch h.register(c) {
+	case errShuttingDown:
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	case errTooManyConns:
+		h.metrics.closes.WithLabelValues("too_many_connections").Inc()
+		ws.Close(closeTooManyConns, "too many connections for this user")
 		return
 	}
 	memberships, err := h.store.ConversationsOf(r.Context(), userID)
@@ -216,21 +231,25 @@ func (h compactHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, bufio.NewReadWriter(bufio.NewReaderSize(src, hijackReadBuffer), bufio.NewWriterSize(conn, hijackWriteBuffer)), nil
 }
 
-// register adds a new connection, not yet subscribed to anything; false while closing.
-func (h *Hub) register(c *Conn) bool {
+// register adds a new connection, not yet subscribed to anything. It refuses while closing and
+// beyond the user's connection cap.
+func (h *Hub) register(c *Conn) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing {
-		return false
+		return errShuttingDown
 	}
 	set := h.users[c.userID]
+	if h.cfg.MaxConnsPerUser > 0 && len(set) >= h.cfg.MaxConnsPerUser {
+		return errTooManyConns
+	}
 	if set == nil {
 		set = make(map[*Conn]struct{})
 		h.users[c.userID] = set
 	}
 	set[c] = struct{}{}
 	c.pending = true
-	return true
+	return nil
 }
 
 // subscribeInitial subscribes a registered connection to the conversations read for its user,
@@ -554,4 +573,8 @@ var (
 	errShuttingDown = errors.New("server shutting down")
 	errProtocol     = errors.New("protocol violation")
 	errClientGone   = errors.New("client closed the connection")
+	errTooManyConns = errors.New("too many connections for this user")
 )
+
+// closeTooManyConns refuses a WebSocket beyond the user's connection cap, as 429 would.
+const closeTooManyConns websocket.StatusCode = 4429

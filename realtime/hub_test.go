@@ -129,7 +129,7 @@ func (b hubBundle) connectAt(t *testing.T, user string, asOf int64, convs ...uui
 	t.Helper()
 	c := newConn(b.hub, nil, user, time.Time{})
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
-	require.True(t, b.hub.register(c))
+	require.NoError(t, b.hub.register(c))
 	memberships := make([]Membership, len(convs))
 	for i, id := range convs {
 		memberships[i] = Membership{ConversationID: id, AsOf: asOf}
@@ -583,5 +583,5 @@ func TestHubCloseCancelsConnections(t *testing.T) {
 	require.ErrorIs(t, context.Cause(alice.ctx), errShuttingDown)
 	c := newConn(b.hub, nil, "bob", time.Time{})
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
-	require.False(t, b.hub.register(c), "a closing hub takes no connection")
+	require.ErrorIs(t, b.hub.register(c), errShuttingDown, "a closing hub takes no connection")
 }
