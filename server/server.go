@@ -38,6 +38,11 @@ type Config struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 	DBMaxConns        int32
+	// Limits are the request rates allowed, per user or client address; across nodes when
+	// Redis is configured.
+	Limits Limits
+	// MaxMembers caps the members of one conversation.
+	MaxMembers int
 
 	// RedisURL, when set, makes Redis Streams the bus between nodes; empty is one node with the
 	// in-process broker.
@@ -65,6 +70,8 @@ func DefaultConfig() Config {
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		DBMaxConns:        20,
+		Limits:            DefaultLimits(),
+		MaxMembers:        1000,
 		NodeID:            defaultNodeID(),
 		Redis:             realtime.DefaultRedisConfig("", ""),
 		Hub:               realtime.DefaultHubConfig(),
