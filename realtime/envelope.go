@@ -41,4 +41,7 @@ type Broker interface {
 type Sink interface {
 	Deliver(ctx context.Context, batch []Envelope) error
 	DeliverSignal(s Signal)
+	// CatchUp hands on what was committed after the last event handed on, read from the log: a
+	// broker calls it when its bus has lost events that were on their way.
+	CatchUp(ctx context.Context) error
 }

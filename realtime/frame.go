@@ -50,6 +50,11 @@ func decodeClientFrame(data []byte) (clientFrame, error) {
 			if err != nil || seq < 0 {
 				return f, &frameError{"invalid_frame", "resume needs cursors: {conversation_id: seq ≥ 0}"}
 			}
+			// Two spellings of one id (case, urn:uuid:, braces): which seq won would depend on
+			// map iteration order.
+			if _, dup := f.cursors[id]; dup {
+				return f, &frameError{"invalid_frame", "resume names conversation " + id.String() + " twice"}
+			}
 			f.cursors[id] = seq
 		}
 	case string(api.TypingRequestFrameTypeTyping):

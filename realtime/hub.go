@@ -222,13 +222,19 @@ func (h compactHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var src io.Reader = conn
+	r := bufio.NewReaderSize(conn, hijackReadBuffer)
 	if n := brw.Reader.Buffered(); n > 0 {
-		// Bytes the client sent right after its handshake, already read by the server.
+		// Bytes the client sent right after its handshake, already read by the server. They
+		// must sit in the new reader's buffer, not behind it: coder/websocket keeps what the
+		// reader has buffered and points the reader itself at the bare connection.
 		early, _ := brw.Reader.Peek(n)
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+		r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(n, hijackReadBuffer))
+		if _, err := r.Peek(n); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("keep bytes read before the hijack: %w", err)
+		}
 	}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(src, hijackReadBuffer), bufio.NewWriterSize(conn, hijackWriteBuffer)), nil
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, hijackWriteBuffer)), nil
 }
 
 // register adds a new connection, not yet subscribed to anything. It refuses while closing and
@@ -472,6 +478,53 @@ func (h *Hub) applyMembershipLocked(id uuid.UUID, d delivery) {
 			c.enqueue(&outFrame{kind: frameSubscribe, conv: id, seq: d.env.Seq - 1})
 		}
 	}
+}
+
+// catchUpPage is how many events CatchUp reads from the log at a time.
+const catchUpPage = 500
+
+// CatchUp hands on, for every conversation with connections here, the events committed after the
+// last one handed on, read from PostgreSQL. The broker calls it when its bus lost events on their
+// way here (Redis restarted empty): the reorder buffer notices a missing event only when a later
+// one arrives, so without this the last events of a conversation would wait for the next one,
+// however long that takes. What the bus delivers as well is dropped as a duplicate.
+func (h *Hub) CatchUp(ctx context.Context) error {
+	type cursor struct {
+		id    uuid.UUID
+		after int64
+	}
+	h.mu.Lock()
+	cursors := make([]cursor, 0, len(h.convs))
+	for id, conv := range h.convs {
+		if conv.order.next > 0 {
+			cursors = append(cursors, cursor{id, conv.order.next - 1})
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range cursors {
+		for {
+			stored, err := h.store.EventsBetween(ctx, c.id, c.after, 0, catchUpPage)
+			if err != nil {
+				return err
+			}
+			if len(stored) == 0 {
+				break
+			}
+			h.metrics.gapFills.WithLabelValues("catch_up").Inc()
+			batch := make([]Envelope, len(stored))
+			for i, e := range stored {
+				batch[i] = Envelope{ConversationID: c.id, Seq: e.Seq, Payload: e.Payload}
+			}
+			if err := h.Deliver(ctx, batch); err != nil {
+				return err
+			}
+			if len(stored) < catchUpPage {
+				break
+			}
+			c.after = stored[len(stored)-1].Seq
+		}
+	}
+	return nil
 }
 
 // DeliverSignal sends an ephemeral frame to the conversation's connections on this node.

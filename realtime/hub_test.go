@@ -561,6 +561,29 @@ func TestHubFillsGapFromStore(t *testing.T) {
 	require.Equal(t, refs(conv, 4), events(t, queued(alice)))
 }
 
+// The bus lost the last events of a conversation (Redis restarted empty): no later event opens a
+// gap that would bring them. CatchUp reads them from the store, in order, and the bus delivering
+// them after all is a duplicate.
+func TestHubCatchUpReadsWhatTheBusLost(t *testing.T) {
+	t.Parallel()
+	b := setupHub(t)
+	conv, quiet := uuid.New(), uuid.New()
+	alice := b.connectAt(t, "alice", 1, conv)
+	bob := b.connectAt(t, "bob", 1, quiet)
+	for seq := int64(1); seq <= 4; seq++ {
+		b.store.addEvent(conv, seq, message(t, conv, seq).Payload)
+	}
+	b.store.addEvent(quiet, 1, message(t, quiet, 1).Payload)
+	b.deliver(t, message(t, conv, 2)) // 3 and 4 are lost on the way
+
+	require.NoError(t, b.hub.CatchUp(context.Background()))
+	require.Equal(t, refs(conv, 2, 3, 4), events(t, queued(alice)))
+	require.Empty(t, queued(bob), "nothing new in a conversation the bus lost nothing of")
+
+	b.deliver(t, message(t, conv, 4), message(t, conv, 5))
+	require.Equal(t, refs(conv, 5), events(t, queued(alice)))
+}
+
 // eventPayloadOf returns the event inside an event frame.
 func eventPayloadOf(t *testing.T, frame []byte) json.RawMessage {
 	t.Helper()

@@ -57,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "parley_reorder_held_events", Help: "Events held by reorder buffers, waiting for a gap to fill.",
 		}),
 		gapFills: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_gap_fills_total", Help: "Gaps filled from PostgreSQL, by where (reorder, connection).",
+			Name: "parley_gap_fills_total", Help: "Gaps filled from PostgreSQL, by where (reorder, connection, catch_up: after the bus lost events).",
 		}, []string{"where"}),
 		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "parley_outbox_publish_seconds",

@@ -124,6 +124,10 @@ func (b *RedisBroker) Signal(ctx context.Context, s Signal) error {
 // Ping reports whether Redis answers; readiness uses it.
 func (b *RedisBroker) Ping(ctx context.Context) error { return b.client.Ping(ctx).Err() }
 
+// Client is the broker's Redis client, for the node's other uses of the same Redis (rate limits).
+// The broker owns it: it closes with the broker.
+func (b *RedisBroker) Client() *redis.Client { return b.client }
+
 // Start creates this node's groups, subscribes to signals and starts consuming into sink.
 func (b *RedisBroker) Start(ctx context.Context, sink Sink) error {
 	// The heartbeat first: another node's maintenance removes groups of nodes without one.
@@ -189,11 +193,15 @@ func (b *RedisBroker) heartbeat(ctx context.Context) error {
 func (b *RedisBroker) consume(ctx context.Context, sink Sink) {
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
 	from := repeat("0", len(b.streams)) // pending phase: read the pending list after these ids
+	caughtUp := true                    // false while what Redis lost is still to be read back
 	var lastMaintenance time.Time
 	for ctx.Err() == nil {
 		if time.Since(lastMaintenance) > b.maintenanceInterval() {
 			b.maintain(ctx, sink)
 			lastMaintenance = time.Now()
+		}
+		if !caughtUp {
+			caughtUp = b.catchUp(ctx, sink)
 		}
 		args := &redis.XReadGroupArgs{Group: b.group(), Consumer: b.cfg.NodeID, Count: 256, Block: b.cfg.Block}
 		if from != nil {
@@ -213,8 +221,10 @@ func (b *RedisBroker) consume(ctx context.Context, sink Sink) {
 			}
 			if strings.HasPrefix(err.Error(), "NOGROUP") {
 				// Redis lost the stream (a restart without persistence): make the group again.
-				if b.heartbeat(ctx) == nil {
-					_ = b.ensureGroups(ctx)
+				// What was added before it, and what this node had not read when Redis lost it,
+				// will never be read from the stream: the sink reads it back from the log.
+				if b.heartbeat(ctx) == nil && b.ensureGroups(ctx) == nil {
+					caughtUp = b.catchUp(ctx, sink)
 				}
 			}
 			b.logger.Warn("redis: read streams", "error", err)
@@ -235,6 +245,17 @@ func (b *RedisBroker) consume(ctx context.Context, sink Sink) {
 			}
 		}
 	}
+}
+
+// catchUp asks the sink to read back from the log what Redis lost, and reports whether it did.
+func (b *RedisBroker) catchUp(ctx context.Context, sink Sink) bool {
+	if err := sink.CatchUp(ctx); err != nil {
+		if ctx.Err() == nil {
+			b.logger.Warn("redis: read back from the log what Redis lost", "error", err)
+		}
+		return false
+	}
+	return true
 }
 
 func (b *RedisBroker) maintenanceInterval() time.Duration { return max(b.cfg.ClaimIdle/3, time.Second) }

@@ -31,6 +31,7 @@ type recordingSink struct {
 	attempts  int // envelopes offered, accepted or not
 	delivered []Envelope
 	signals   []Signal
+	catchUps  int
 }
 
 func (s *recordingSink) Deliver(_ context.Context, batch []Envelope) error {
@@ -48,6 +49,19 @@ func (s *recordingSink) DeliverSignal(sig Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.signals = append(s.signals, sig)
+}
+
+func (s *recordingSink) CatchUp(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.catchUps++
+	return nil
+}
+
+func (s *recordingSink) catchUpCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.catchUps
 }
 
 func (s *recordingSink) snapshot() (attempts int, delivered []Envelope, signals []Signal) {
@@ -448,6 +462,33 @@ func TestRedisBrokerStartRacesMaintenance(t *testing.T) {
 	require.Eventually(t, func() bool { return sink.deliveredCount() >= 2 }, 3*time.Second, 10*time.Millisecond,
 		"what is published after Start reaches the new node (its groups were destroyed on %v)", missing)
 	require.Empty(t, missing, "the starting node's groups were destroyed")
+}
+
+// Redis restarted without persistence has lost the streams, the node's groups and whatever the
+// node had not read yet. The broker makes its groups again and asks the sink to read back from
+// the log what it may have missed (Hub.CatchUp), then goes on with new entries.
+func TestRedisBrokerCatchesUpWhenRedisLosesItsStreams(t *testing.T) {
+	t.Parallel()
+	rb := setupRedis(t)
+	rb.announce(t, "node-a")
+	sink := &recordingSink{}
+	broker := rb.startBroker(t, rb.config("node-a"), sink)
+	conv := uuid.New()
+	require.NoError(t, broker.Publish(context.Background(), []Envelope{envelope(conv, 1)}))
+	require.Eventually(t, func() bool { return sink.deliveredCount() == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Zero(t, sink.catchUpCount(), "nothing lost, nothing to read back")
+
+	require.NoError(t, rb.client.Del(context.Background(), broker.streams...).Err(), "Redis comes back empty")
+	require.Eventually(t, func() bool { return sink.catchUpCount() == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the broker asks the sink to read back what Redis lost")
+	for _, s := range broker.streams {
+		require.Equal(t, []string{"node:node-a"}, groupsOn(rb.client, s), "the group is made again")
+	}
+	require.NoError(t, broker.Publish(context.Background(), []Envelope{envelope(conv, 2)}))
+	require.Eventually(t, func() bool { return sink.deliveredCount() == 2 }, 5*time.Second, 10*time.Millisecond)
+	_, delivered, _ := sink.snapshot()
+	require.Equal(t, []int64{1, 2}, bySeq(delivered)[conv])
+	require.Equal(t, 1, sink.catchUpCount())
 }
 
 func TestRedisBrokerSignalReachesEveryNode(t *testing.T) {
