@@ -27,6 +27,9 @@ func (h *Handlers) CreateConversation(ctx context.Context, req api.CreateConvers
 		return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
 	}
 	others := otherMembers(caller, req.Body.MemberIds)
+	if h.maxMembers > 0 && 1+len(others) > h.maxMembers {
+		return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("too_many_members", fmt.Sprintf("A conversation has at most %d members.", h.maxMembers))}, nil
+	}
 
 	var directKey *string
 	switch req.Body.Type {

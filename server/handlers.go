@@ -33,6 +33,8 @@ type Handlers struct {
 	redis pinger
 	// outboxWritten wakes the dispatchers after a transaction that wrote outbox rows commits.
 	outboxWritten func()
+	// maxMembers caps a conversation's members; 0 is no cap.
+	maxMembers int
 }
 
 // committed tells the dispatchers that a transaction wrote outbox rows.

@@ -60,6 +60,10 @@ func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject
 		if !isAdmin(row.Role) {
 			return errNotAdmin
 		}
+		// The row lock makes the count exact: concurrent adds queue behind it.
+		if h.maxMembers > 0 && int(row.Conversation.MemberCount) >= h.maxMembers {
+			return errConversationFull
+		}
 		added, err = q.MemberInsert(ctx, db.MemberInsertParams{ConversationID: req.ConversationId, UserID: req.Body.UserId, Role: string(role)})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errAlreadyMember

@@ -125,3 +125,25 @@ func TestRemoveMember(t *testing.T) {
 		require.Equal(t, map[string]api.Role{"bob": api.RoleOwner, "carol": api.RoleMember}, memberIDs(t, b, "bob", conv.Id))
 	})
 }
+
+func TestConversationMembersAreCapped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.h.maxMembers = 3
+	conv := b.createGroup(t, "alice", "bob", "carol")
+
+	resp, err := b.h.AddMember(as(t, "alice"), api.AddMemberRequestObject{ConversationId: conv.Id, Body: &api.AddMemberJSONRequestBody{UserId: "dave"}})
+	full := expect[api.AddMember409ApplicationProblemPlusJSONResponse](t, resp, err)
+	require.Equal(t, "conversation_full", full.Code)
+
+	created, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{
+		Type: api.ConversationTypeGroup, MemberIds: []string{"bob", "carol", "dave"},
+	}})
+	tooMany := expect[api.CreateConversation400ApplicationProblemPlusJSONResponse](t, created, err)
+	require.Equal(t, "too_many_members", tooMany.Code)
+
+	// Once someone leaves there is room again.
+	left, err := b.h.RemoveMember(as(t, "carol"), api.RemoveMemberRequestObject{ConversationId: conv.Id, UserId: "carol"})
+	expect[api.RemoveMember204Response](t, left, err)
+	b.addMember(t, "alice", conv.Id, "dave", api.AddMemberRequestRoleMember)
+}

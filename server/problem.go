@@ -32,6 +32,7 @@ var (
 	errCannotRemove         = &problemError{http.StatusForbidden, "not_allowed", "An admin may remove members, but not the owner or other admins."}
 	errAlreadyMember        = &problemError{http.StatusConflict, "already_member", "That user is a member already."}
 	errMessageDeleted       = &problemError{http.StatusConflict, "message_deleted", "A deleted message cannot be edited."}
+	errConversationFull     = &problemError{http.StatusConflict, "conversation_full", "This conversation has the most members allowed."}
 )
 
 func badRequest(code, detail string) *problemError {

@@ -41,6 +41,9 @@ type Config struct {
 	// Limits are the request rates allowed, per user or client address; across nodes when
 	// Redis is configured.
 	Limits Limits
+	// ClientAddrHeader is the header a trusted proxy in front of Parley sets to the client's
+	// address (X-Forwarded-For, say); empty limits handshakes by the TCP peer.
+	ClientAddrHeader string
 	// MaxMembers caps the members of one conversation.
 	MaxMembers int
 
@@ -155,28 +158,41 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		return nil, err
 	}
 	handlers.signals = s.signals
+	handlers.maxMembers = cfg.MaxMembers
 	handlers.outboxWritten = s.dispatcher.Wake
 	if s.redis != nil {
 		handlers.redis = s.redis
 	}
-	s.handler, err = s.routes(handlers)
+	s.handler, err = s.routes(handlers, s.rateLimits())
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
+// rateLimits holds the limits in Redis when the node has it, so they hold across nodes, and in
+// memory otherwise.
+func (s *Server) rateLimits() *rateLimits {
+	local := newLocalLimiter(time.Now)
+	var l limiter = local
+	if s.redis != nil {
+		l = newRedisLimiter(s.redis.Client(), s.cfg.Redis.Namespace, local, s.logger)
+	}
+	return newRateLimits(s.cfg.Limits, l, s.cfg.ClientAddrHeader, s.registry)
+}
+
 // routes puts the middleware in front of the generated router. Order matters: metrics see every
-// answer, panics become 500s, then authentication (401 before any other check), body limits
-// (413, 415), spec validation (400), WebSocket handshakes to the hub, and finally the strict
-// handlers.
-func (s *Server) routes(handlers *Handlers) (http.Handler, error) {
+// answer, panics become 500s, handshakes are rate limited by address, then authentication (401
+// before any other check), writes rate limited by user (429), body limits (413, 415), spec
+// validation (400), WebSocket handshakes to the hub, and finally the strict handlers.
+func (s *Server) routes(handlers *Handlers, limits *rateLimits) (http.Handler, error) {
 	validate, err := specValidator()
 	if err != nil {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(newHTTPMetrics(s.registry).middleware(r), recoverer(s.logger), s.auth.Middleware(s.logger), bodyGuard(s.cfg.MaxBodyBytes), validate, s.upgradeWebSocket)
+	r.Use(newHTTPMetrics(s.registry).middleware(r), recoverer(s.logger), limits.handshakes, s.auth.Middleware(s.logger),
+		limits.writes, bodyGuard(s.cfg.MaxBodyBytes), validate, s.upgradeWebSocket)
 	strict := api.NewStrictHandlerWithOptions(handlers, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  requestErrorHandler,
 		ResponseErrorHandlerFunc: responseErrorHandler(s.logger),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/db/migrations"
 	"github.com/parleyhq/parley/server"
@@ -78,6 +79,19 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 	fs.Int64Var(&cfg.Hub.MaxFrameBytes, "ws-max-frame-bytes", defaults.Hub.MaxFrameBytes, "largest frame a client may send (larger: close 1009)")
 	fs.IntVar(&cfg.Hub.ResumeLimit, "resume-limit", defaults.Hub.ResumeLimit, "events replayed per conversation on resume; beyond it the client gets resync")
 	fs.DurationVar(&cfg.Hub.HeartbeatInterval, "heartbeat", defaults.Hub.HeartbeatInterval, "WebSocket ping interval")
+	fs.IntVar(&cfg.Limits.Sends.PerMinute, "limit-sends-per-minute", defaults.Limits.Sends.PerMinute, "messages one user may send a minute, on average (0: no limit)")
+	fs.IntVar(&cfg.Limits.Sends.Burst, "limit-sends-burst", defaults.Limits.Sends.Burst, "messages one user may send at once after a quiet spell")
+	fs.IntVar(&cfg.Limits.Writes.PerMinute, "limit-writes-per-minute", defaults.Limits.Writes.PerMinute, "other writes (POST, PUT, PATCH, DELETE) one user may make a minute (0: no limit)")
+	fs.IntVar(&cfg.Limits.Writes.Burst, "limit-writes-burst", defaults.Limits.Writes.Burst, "other writes one user may make at once")
+	fs.IntVar(&cfg.Limits.Handshakes.PerMinute, "limit-handshakes-per-minute", defaults.Limits.Handshakes.PerMinute, "WebSocket handshakes one client address may make a minute (0: no limit)")
+	fs.IntVar(&cfg.Limits.Handshakes.Burst, "limit-handshakes-burst", defaults.Limits.Handshakes.Burst, "WebSocket handshakes one client address may make at once")
+	typingPerMinute := int(float64(defaults.Hub.TypingRate) * 60)
+	fs.IntVar(&typingPerMinute, "limit-typing-per-minute", typingPerMinute, "typing frames one connection may send a minute (0: no limit)")
+	fs.IntVar(&cfg.Hub.TypingBurst, "limit-typing-burst", defaults.Hub.TypingBurst, "typing frames one connection may send at once")
+	fs.StringVar(&cfg.ClientAddrHeader, "client-addr-header", "", "header a trusted proxy sets to the client address, e.g. X-Forwarded-For (empty: the TCP peer)")
+	fs.IntVar(&cfg.Hub.MaxConnsPerUser, "max-conns-per-user", defaults.Hub.MaxConnsPerUser, "WebSockets one user may hold on a node; the next is closed with 4429 (0: no limit)")
+	fs.IntVar(&cfg.MaxMembers, "max-members", defaults.MaxMembers, "members one conversation may have (0: no limit)")
+	fs.IntVar(&cfg.Hub.MaxConcurrentResumes, "max-concurrent-resumes", defaults.Hub.MaxConcurrentResumes, "resume replays running at once on a node; others wait their turn")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFm, "log-format", "text", "text or json")
 
@@ -97,6 +111,10 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 				return err
 			}
 			cfg.DBMaxConns = int32(maxConns)
+			cfg.Hub.TypingRate = rate.Limit(float64(typingPerMinute) / 60)
+			if typingPerMinute == 0 {
+				cfg.Hub.TypingRate = rate.Inf
+			}
 			if origins != "" {
 				cfg.Hub.OriginPatterns = strings.Split(origins, ",")
 			}

@@ -673,7 +673,9 @@ type TypingFrame struct {
 // TypingFrameType defines model for TypingFrame.Type.
 type TypingFrameType string
 
-// TypingRequestFrame client → server: the user is typing; throttled per connection and conversation.
+// TypingRequestFrame client → server: the user is typing; throttled per connection and conversation. Beyond the
+// connection's typing rate the server answers an `error` frame `rate_limited` with
+// `retry_after_ms`.
 type TypingRequestFrame struct {
 	ConversationId openapi_types.UUID     `json:"conversation_id"`
 	Type           TypingRequestFrameType `json:"type"`
@@ -1056,7 +1058,8 @@ type ClientInterface interface {
 	// of, and of conversations joined while connected.
 	//
 	// Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
-	// 4001 slow consumer, 4401 token expired. After any close, reconnect and `resume`.
+	// 4001 slow consumer, 4401 token expired, 4429 too many connections for this user. After any
+	// close, reconnect and `resume`. Handshakes are rate limited per client address (429).
 	//
 	// Corresponds with GET /v1/ws (the `ConnectWebSocket` operationId).
 	ConnectWebSocket(ctx context.Context, params *ConnectWebSocketParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1486,7 +1489,8 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // of, and of conversations joined while connected.
 //
 // Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
-// 4001 slow consumer, 4401 token expired. After any close, reconnect and `resume`.
+// 4001 slow consumer, 4401 token expired, 4429 too many connections for this user. After any
+// close, reconnect and `resume`. Handshakes are rate limited per client address (429).
 //
 // Corresponds with GET /v1/ws (the `ConnectWebSocket` operationId).
 func (c *Client) ConnectWebSocket(ctx context.Context, params *ConnectWebSocketParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2598,7 +2602,8 @@ type ClientWithResponsesInterface interface {
 	// of, and of conversations joined while connected.
 	//
 	// Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
-	// 4001 slow consumer, 4401 token expired. After any close, reconnect and `resume`.
+	// 4001 slow consumer, 4401 token expired, 4429 too many connections for this user. After any
+	// close, reconnect and `resume`. Handshakes are rate limited per client address (429).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4846,7 +4851,8 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // of, and of conversations joined while connected.
 //
 // Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
-// 4001 slow consumer, 4401 token expired. After any close, reconnect and `resume`.
+// 4001 slow consumer, 4401 token expired, 4429 too many connections for this user. After any
+// close, reconnect and `resume`. Handshakes are rate limited per client address (429).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11018,51 +11024,53 @@ var swaggerSpec = []string{
 	"Nv+MB0WpT9Ajb9g15JSHaTu0cRl9CZCScSJmhumnQPksZgm0XrIUFUTb64wv0U4taJnzcIu7r6biKA/Q",
 	"iikXbikCbTOOSXUdkukMuz7uDW2LO14nrZexUMDJaG6tChzsk4yzqwzwssO6gegDVCF1TKb0EhSRoPHu",
 	"TdExNOIDy85+R/+reRHU5ny2Yea0PbnLeJr7NUezm2tZZO6tr4Xq7FSezlO2jctCeTVLxAgyjW+o2Hf5",
-	"7ZPSQkJ0T9Zek5/sql/DcmtFMu7GsU93tWuo29ZT5WA8JjqWQusEovxWL88SaBL7I8O1G5jagPMR767u",
-	"nr5UuFEd0niau8VfWzdnqaCWWJFHKissNth/sY7FTnb/QXd/7+8e9S6G/7l7fjvwB/svFu1SREGYSabn",
-	"H8yO8wyAEJQ6FZe22KjlBszY0z9/OvXRrvgEow8ivARNYsojFaPMw2S4kRQz5WRGax0tLnSBue7l5mjK",
-	"/gtQLo+w7vcks6V/9l+vchL6+dNpXhNp62DN0/ItsdapTTZnfCzaqi5lAnNb1mSxtZtbiEATjFW68K4R",
-	"JyMaXgKPhvUcSj/PTrOZZC4R8IwLI29+Oj1956NdRSIw/5Fzgg8KeKneGT/jP+KTYO96EBApMg2EA0SK",
-	"BCeuDgHXGuZF0GdZv/9d+POnU/wDgmqS2xOV10MiC8dgywieqDNuqyAJBhNsIVSwKqc/sOXVRweHz5/a",
-	"CBcl00aYhATGbzeW80ndBEKjKBJg7+fghimNwBEcNlQzjYRZyYafDvoH1moypM8VspmjmZOUhjHs7vf6",
-	"lVhGjs2Td68933MxG6PWen07TqTAacq8ofddr9/7zkN+iZHa92K8nvzd/D2x5SaGzW0ldOQNvb+DtjeY",
-	"XqPIc7/fX1MmsV15RO2edUWNRCqF4RekWWuvL3zv0G6i7d3FZvfqhXlVtveGn899T+WJup6xcTkoZRiJ",
-	"ThQabzk0lHdupu5NjT0TqnUAe+uGbISYhhu9lyaUNWDVUsnfTG8WU9AxZAoj4QRuUqFQdhOrZR4COpVF",
-	"HRCsI4Al+kaJrgObo8FeThirYPdrCvzk3esfRJhNDZTuSHXtKs1WOTf0TzvZuf2QyG3oIQB7GuMNvl0A",
-	"i7l//vDrL+ugia77WqZ9DzRijpa/Gt9i0MoGHeUdONbM+u7RNn1SJlYsF0feWy3kGnIoUOeXJdGr0m7W",
-	"EUnTxV9JLm+Y0i9rI+udQ1Zka5dD9vJCyI0DXXuKxfkDUuVSPUorkjEWIsbNOp6F7x10IdFKjwOcMtg8",
-	"pVZcaSbtH22e1KyYvSsLrZ/VUo2MlFoRVRVzq2kOCqWJhNB4VjTU7JrpuQ08Vqi0TpHnCx8zsVa0XLHm",
-	"0ghCkd+8YCzlS8ohCONnPCiT/INjgpfT2Lmn9W22XiVBUWttOUVGoGeQR8CNH6BnAl+vzrgEnUmO1UTI",
-	"tvv9fp5DjnRWrGa9dmvi1RlxubjENecApfNL8g0s4jwnG7+35SzDW++aJhk0y04+eyMxqjhibrhBuK1/",
-	"WT/R90IqRYIvWFvKuFh0bnmxurpmUXcjjQZfPJIMWWUatBFNhUBUhTrqdAQRypl9KzQebb+1jc6oIi47",
-	"43GF3qCDGGq2ccB5h10Wa6nl/pNKWssKjUKJNYK0TePv3TZiQot1JuOS3PmKvLXU2ePR6LN/sHlS0SLl",
-	"T0pbv3LoSlbbWoKNVmrG0EupDuNlilsORX6psqsEJJ0KItf73fssrY6J/gGVjis++JoM0oECy35NX8RS",
-	"33RENz5+D8bkJZSgoVVX8DtoKmPxSDRl/OmdVYe7HK5okEZ2sMtKUCHwCMPGc5uYoDSV1vK1eQflrTLZ",
-	"cb1HiO1lueyW2pdu7Y8WnS47uKTOd31Ij7SsrVrriloAf1N3D+G01kr2SCImBuArjStH6veg/jrylrtK",
-	"WRuieevGPCChVgowVugft1HfeuJ5XhHmHo3m5DfBONFsCt+I+CGIOL9wW0e6OSXdj+nmYjN1Yiz6Tt3F",
-	"YLNFSWXLqSJTwIvoNXS33paaYHUy2gb3zDKr2IXDzGHt385I63fgoaK56Derrjunn0RReTeMvRK2M+9K",
-	"CbCd8tm7dTy4sMZdAm0tyU+4XRF7x9gK6UIujTKNN9tFpNbsz8ZgcY46rjyqzKd8Ljj0zvin2AVX7ZAE",
-	"6DWoAgAYkVWaJQmJqSpVkZmQCD4BpXeVptb6tJvcEdLeopxxLuxvK8bbtz1tiTa3BGrf474rQrAmXA5W",
-	"NZnO07Qm5rT/bvLgT8hpbwx9kZ25yKSCZPzUkGtOkjm6OjHaXVXtZi+l0gh8C6PS5uSsdNmws0zFH/Mr",
-	"dQMBNpsJisSeIt382F5vBGXvfTcvoeW0M17Mc937iokcmJEI+Rxs9ddcrEewmxSm6uR9qyp+5RlXcHVM",
-	"grzYrWhxDTYf0qyXMCAjmAtXmoY+liuGt4F7I0XNr1GP/GBLPSubtq3UCVVEi+lIacFBkR3AAtiRiOY+",
-	"Ccr60IAo0E/b5IQ12x0WHtKJLT+n8MfweKv1kWt93gLj3xyGexZu+GUFHUuRTWISM6WFnNeElyPLe3UU",
-	"6mh+HcE0FYaa1mWKG8cxqOVwB0PXLsfezpp5JL9e1TEUfFoRV4JDfp/lF/evPq5lM6DtQ0x4xM+4EGtx",
-	"LLFsJQX/Lu5NtVPAxh4BWJw85FmSdHZ7WioFHjlaXVQmt3k+TDVRijeO2JPTKoTjCvIqnQQsmh/ghnTt",
-	"dstmBrhLTJb/g0ukb95UNzGIFXA0x2+7ANzSntq7VXC11klCg8IKr1JU2c49eSaAMx+IysIQU55RLGKD",
-	"vKJ2cjkmbi2Vqnzq5nkU/EVLg+abB/L1qdPisyQTH31eSzkFosiO1Zw+WeeL3Js632xAop25+ma30mf0",
-	"HlUo1i8LDlsqypamp38kRQnE9ozJCeBbmPCbYusmOgxhV/SLkxHYHPnpndQctmEY3t6DU5CtSOzEdhRF",
-	"xYK1z6fiGhSWGs2ojNQxoZyIJEK34SqPBDLs6I7RBMLUsnrMe8/dRexgXfLBfmcB0+x398jSpWxRsfYT",
-	"Vk9UA+r5xx7tgG/G7r+FTDC0uLb7i/F+rzangtia2dX1TQ97B72RklkEXDM97/0pcu9rGPoUi3opYAUZ",
-	"+bFKPMxWx24/pti5U1mslmWoKgV6aQzIwH6HsHc9CIxySOzn4bA1qxiPQUJ0TFSKX1rCH7k44yobpXmr",
-	"dKbycU975HtXzOq77wiGlHOhiQLtOtMqYmRKuQ/fflqjKMM841SRoFrzGvSIQSr2p7GRXjM4+CuWbAeu",
-	"LFWREeCHOgKasj2q5jykKevN6TQJiAXICNQZR5DGlHNI7GsrxdoSQmDX7kqn7GBR9MOpdNvXqqgBzy8A",
-	"zrgY2zhSs1iE2OaWBPtc5AtChHWtL7G3fCgiUEMy6PcHecMcFWcaPcNIzLhvO82nImHhnOyMaOTA8RSf",
-	"HLnmPVoI+yk5/4wf4LsSMTMLqmxqvIKDg/7AfTMLblKjdnoEg8eE8jnBNvd+2WsHzxLY1iRBaxWCHVeg",
-	"cjlwvcyatgA5/4jXWEjXpEC5RiEluRgk1Ip7K62NO5RJt36A9sXgaH/TF2ib0e6BFRuN7yDPmA6xa5G2",
-	"bFryVc4Xf3QD/c+jtcryt9tasfvnc+OC1urwP58vaiVyv6bunhgrzCu8vlMRQFVhVsjCqmksgSbYlvN8",
-	"sWlDZnVk4DYGSERIExLBNSQineJHq4IpvQQiMx6YBTOZuKL84d7eYP95r9/r9wbDF/0X9huzbkNFmXeh",
-	"CAwgWj4TraoP8lvI2k/O5q/85lLaKr8Ux6/8VikiXJwv/j8AAP//",
+	"7ZPSQkJ0T9Zek5/sql/DcmtFMu7GsU93tWuo29ZT5WA8JjqWQusEovxWL88SaBJ7j3wPc2G94DNeDnxS",
+	"oERSDbUaAHQ1FaHc1ekEzlILqjf9AdLhGQ/qOQLtSvshMdkNMW3o+Ii3ZXdPmCoctw6JQ83d4q+tm7N0",
+	"V0vlyGOjFaYe7L9Yx9Qnu/+gu7/3d496F8P/3D2/HfiD/ReLdrmlIMwk0/MPZsd5zkEISp2KS1ve1HLn",
+	"Zuji50+nPloyn2D0QYSXoElMeaRilLKYfjeSYqaclGqt3MWFLjC7vtwcTdl/AWqCEVYan2S22ND+61VO",
+	"Qj9/Os2rMG3lrXlaviXWOrXp7YyPRVudp0xgbgupLLZ2c5sUaILRURdQNtwyouEl8GhYz9r083w4m7vm",
+	"Ug/PuDAM9dPp6TsfLTkSgfmPnBN8UMBL9c74Gf8RnwR714OASJFpIBwgUiQ4cZUPuNYwL7s+y/r978Kf",
+	"P53iHxBU0+qeqLwCE4VGDLZw4Yk647bukmD4wpZeBauqCAJb0H10cPj8qY2pUTJtBGZIEIoIDNuf1I0u",
+	"NMMiAfZGEG6Y0ggcwWFD/dRImJVswOugf2AliiF9rpDNHM2cpDSMYXe/169ET3Jsnrx77fmeixIZRdrr",
+	"23EiBU5T5g2973r93nce8kuM1L4X44Xo7+bviS1wMWxua68jb+j9HbS9M/UaZaX7/f6awoztCjJqN7sr",
+	"qjJSKQy/IM1aD2Hhe4d2E23vLja7Vy8FrLK9N/x87nsqTw32jFXNQSnDSHSi0FzMoaG8czN1b2osqFCt",
+	"A9hbN2QjxDTc6L00oawBq5beAc2EajEFHUOmMPZO4CYVCmU3sVrmIaBTWdQBwboe2BTAqNF1YHM02MsJ",
+	"YxXsfk2Bn7x7/YMIs6mB0h2prl2l2brqhv5pJzu3HxK5DT0EYE9jzBmwC2D5+M8ffv1lHTQxWLCWad8D",
+	"jZij5a/Gtxgms2FOeQeONbO+e7RNn5SpHMvlmPdWfbmGHArU+WUR9qpEn3VE0gwqrCSXN0zpl7WR9V4l",
+	"K/LDyyF7eenlxoGuIcbi/AGpcqkCphXJGH0R42bl0ML3DrqQaKWrAk4ZbJ5SK+c0k/aPNk9q1ujelYXW",
+	"z2qpf0ZKrYiqirnVNAeF0kRCaHw5Gmp2zfTchjorVFqnyPOFj7lfK5q8WHNpBKHI73owevMlBRiE8TMe",
+	"lGUFwTHB63DsFdT6Nlshk6CotbacIiPQM8hj7sYP0DOBr1dnXILOJMf6JWTb/X4/z1pHOitWs3ECa+LV",
+	"GXG5nMW1AwGl82v5DSziPCd7Y2ALaIa33jVNMmgWunz2RmJUccTccINwW3GzfqLvhVSKBF+wtnhysejc",
+	"ZGN1Pc+i7kYaDb54JBmyyjRoI5oKgagKddTpCCKUM/tWaDzafmsbnVFFXD7I4wq9QQcx1GwcgfMOuyzW",
+	"Uj3+J5W0lhUapRlrBGmbxt+7bcSEFutMxiW58xV5a6mXyKPRZ/9g86SiKcuflLZ+5dCVrLa1BBvN24yh",
+	"l1IdxssUtxyK/FJlVwlIOhVErve7d3ZaHRP9AyodV+7wNRmkAwWWHaK+iKW+6YhufPwejMlLKEFDq67g",
+	"d9BUxnKVaMr40zurDncdXdEgjXxklwehQuARho3nNhVCaSqt5WszHcp7bLLjup0Q2z1z2S21L93aHy16",
+	"a3ZwSZ3v+pAeaVnNtdYVtQD+pu4ewmmtFQmSREwMwFcaV47U70H9deQtd5WyNkTz1o15QEKtlHys0D9u",
+	"o771xPNMJsx2Gs3Jb4JxotkUvhHxQxBxfuG2jnRzSrof083FZurEWHS6uovBZsugyiZXRW6CF9Fr6G69",
+	"LbXd6mS0De6ZZVaxC4eZw9q/nZHW78BDRTvTb1Zdd04/iaLybhi7M2xn3pUSYDvls3freHBhjbsE2pqg",
+	"n3C7InarsTXZhVwaZRpvtotIrdmfjcHiHHVceVSZT/lccOid8U+xC67aIQnQa1AFADAiqzRLEhJTVaoi",
+	"MyERfAJK7ypNrfVpN7kjpO+ydriwv60Yb9/2tCXa3BKofY/7rgjBmnA5WNXWOk8Mm5jT/rvJgz8hp70x",
+	"9EV25iKTCpLxU0OuOUnm6OrEaHdVtZu9lErr8S2MSpuTs9Jlw142FX/Mr1QqBJj0FhSJPUWC+7G93gjK",
+	"bv9uXkLLaWe8mOf6BRYTOTAjEfI52FywuViPYP8qTNXJO2VV/MozruDqmAR5eV3RVBtsBqZZL2FARkUa",
+	"oPWxXPm9DdwbKWp+jXrkB1tcWtm0bd5OqCJaTEdKCw6K7ACW3I5ENPdJUFakBkSBftomJ6zZ7rDwkE5s",
+	"+QGHP4bHW63IXOvzFhj/5jDcs3DDbznoWIpsEpOYKS3kvCa8HFneq6NQR/PrCKapMNS0LjfdOI5BLWs8",
+	"GLoGPfZ21swj+fUq5vTmxe6luBIc8vssv7h/9XEtm3NtH2LCI344hliLY4llK0n/d3Fvqr0JNnYlwHLo",
+	"Ic+SpLPb01Kb8MjR6qIWus3zYaqJUrxxxC6gViEcV5BX6V1g0fwAN6Rrt1u2T8BdYnr+H1wiffOmuolB",
+	"rLmjOX7bBeCW9tTerYKrtU4SGhRWeJWiyvYKyjMBnPlAVBaGmPKMYhFb8hXVmssxcWupVOVTN8+j4C9a",
+	"GjTfPJCvT50WnyWZ+OjzWsopEEV2rOb0yTpf5N7U+WYDEu3M1Te7lc6m96hCsWJacNhSUba0Wf0jKUog",
+	"tktNTgDfwoTfFFs30WEIu6JfnIzAdsxP76TmsPHD8PYenIJsRWInNsAoKhasfT4V16Cw1GhGZaSOCeVE",
+	"JBG6DVd5JJBhD3mMJhCmltVj3u3uLmIHK6EP9jsLmGaHvUeWLmVTjLUfzXqiGlDPPy9pB3wzdv8tZIKh",
+	"xbX9Zoz3e7U5FcRW6a6ub3rYO+iNlMwi4Jrpee9PkXtfw9CnWNRLASvIyI9V4mG2Onb7McVeocpitSxD",
+	"VSnQS2NABvbLh73rQWCUQ2I/SIfNYMV4DBKiY6JS/LYT/sjFGVfZKM2bszOVj3vaI9+7YlbffbkwpJwL",
+	"TRRo1wtXESNTyn349mMeRRnmGaeKBNWa16BHDFKxztpGes3g4K9YJB64slRFRoCfBgloyvaomvOQpqw3",
+	"p9MkIBYgI1BnHEEaU84hsa+tlIdLCIFduyudsmdG0YGn0t9fq6LqPL8AOONibONIzWIRYttpEuyskS8I",
+	"Eda1vsRu9qGIQA3JoN8f5JXmKs40eoaRmHHf9rZPRcLCOdkZ0ciB4yk+OXJF6FoI+/E6/4wf4LsSMTML",
+	"qmxqvIKDg/7AfaULblKjdsxv+0e26wjl1T5DynYAipk9aY9glJlQPnct+P2yDxCeOrBtU4Ie+akscDbY",
+	"kpVPuNmKfFvGT6NIglJk52D/qDUo/tK+vSCV5cD4MuvbAuf8s2TmCHY15VqflORokFwrHq40a+5Qht36",
+	"Sd0Xg6P9Td/UbUbTB1YsNb7sPGM6xD5M2oqBkm9zvvujOwB/Hq1Yltfd1orpP58bF7dW5//5fFErwfs1",
+	"dffQWMFekSU7FQFXFZaFrK2a3hJogo1GzxebNmRWRwHRxgCJCGlCIriGRKRT/AxXMKWXQGTGA7NgJhNX",
+	"9D/c2xvsP+/1e/3eYPii/8J+NddtqCgjLxSNAUTLh69V9UF+y1n7yfkUld9cylzll+L4ld8qRYqL88X/",
+	"BwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
