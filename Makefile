@@ -4,7 +4,7 @@
 GO ?= go
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test vet fmt-check generate check-generated build fmt
+.PHONY: run test vet fmt-check generate check-generated build fmt soak fuzz faults
 
 ## run: the server in development mode (creates and migrates the database when missing)
 run:
@@ -13,6 +13,24 @@ run:
 ## test: formatting and vet, then all tests with the race detector
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
+
+FUZZTIME ?= 30s
+
+## fuzz: each fuzz target in turn for FUZZTIME (default 30s); crashers are saved under testdata/fuzz/
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClientFrame$$' -fuzztime $(FUZZTIME) ./realtime
+	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./server
+
+## faults: the fault tests (PostgreSQL sessions terminated, Redis killed, a node SIGKILLed, a
+## consumer restarted with pending entries), then a table of their runs (5xx: 503s with Retry-After)
+faults:
+	@log=$$(mktemp); trap 'rm -f "$$log" "$$log.rc"' EXIT; \
+	{ $(GO) test -race -count=1 -v -run TestFault ./server 2>&1; echo $$? >"$$log.rc"; } | tee "$$log"; \
+	echo; printf 'FAULT | %-32s | %4s | %4s | %7s | %4s | %4s | %5s | %10s | %8s\n' \
+		fault sent 5xx 'net err' lost dup order reconnects duration; \
+	grep -o 'FAULT |.*' "$$log"; \
+	exit "$$(cat "$$log.rc")"
 
 vet:
 	$(GO) vet ./...
@@ -34,6 +52,22 @@ check-generated: generate
 
 build:
 	$(GO) build -o bin/parley ./cmd/parley
+
+SOAK_CONNS ?= 200
+SOAK_CONVS ?= 20
+SOAK_RATE ?= 50
+SOAK_DURATION ?= 2m
+SOAK_WARMUP ?= 15s
+SOAK_INTERVAL ?= 5s
+SOAK_ADDR ?= 127.0.0.1:18090
+SOAK_REDIS ?= 0
+
+## soak: a server with rate limits off on database parley_soak (SOAK_REDIS=1: with Redis), held
+## under steady load; prints its RSS, goroutines, fds and outbox backlog, and whether they stay flat
+soak: build
+	SOAK_CONNS=$(SOAK_CONNS) SOAK_CONVS=$(SOAK_CONVS) SOAK_RATE=$(SOAK_RATE) \
+	SOAK_DURATION=$(SOAK_DURATION) SOAK_WARMUP=$(SOAK_WARMUP) SOAK_INTERVAL=$(SOAK_INTERVAL) \
+	SOAK_ADDR=$(SOAK_ADDR) SOAK_REDIS=$(SOAK_REDIS) SOAK_BIN=bin/parley bash scripts/soak
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go' | grep -v '^gen/')

@@ -48,9 +48,16 @@ func newCluster(t *testing.T, redisURL string) *cluster {
 }
 
 // node starts one node of the cluster, serving on a random port, and returns its base URL.
-func (c *cluster) node(t *testing.T, id string) (*Server, string) {
+func (c *cluster) node(t *testing.T, id string, options ...func(*Config)) (*Server, string) {
 	t.Helper()
-	s := newTestServer(t, func(cfg *Config) {
+	s := newTestServer(t, append([]func(*Config){c.configure(id)}, options...)...)
+	return s, serveTest(t, s)
+}
+
+// configure makes a configuration that of the cluster's node id, whether it runs in this process
+// or in one of its own (startNodeProcess).
+func (c *cluster) configure(id string) func(*Config) {
+	return func(cfg *Config) {
 		cfg.DatabaseURL = c.dbURL
 		cfg.RedisURL = c.redisURL
 		cfg.NodeID = id
@@ -58,8 +65,7 @@ func (c *cluster) node(t *testing.T, id string) (*Server, string) {
 		cfg.Redis.Shards = 4
 		cfg.Redis.Block = 200 * time.Millisecond
 		cfg.Dispatcher.BreakerTimeout = 500 * time.Millisecond
-	})
-	return s, serveTest(t, s)
+	}
 }
 
 // collectSeqs reads a connection's events of one conversation until it has seen seq want, and
@@ -114,8 +120,8 @@ func sendConcurrently(t *testing.T, conv uuid.UUID, n int, clients ...*api.Clien
 func TestTwoNodesDeliverEverySeqInOrder(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, testRedisURL())
-	_, baseA := c.node(t, "node-a")
-	_, baseB := c.node(t, "node-b")
+	_, baseA := c.node(t, "node-a", withoutRateLimits)
+	_, baseB := c.node(t, "node-b", withoutRateLimits)
 
 	aliceA := apiClient(t, baseA, "alice")
 	bobB := apiClient(t, baseB, "bob")
@@ -145,8 +151,8 @@ func TestTwoNodesSurviveRedisOutage(t *testing.T) {
 	proxy := newTCPProxy(t, redisURL.Host)
 	redisURL.Host = proxy.addr
 	c := newCluster(t, redisURL.String())
-	serverA, baseA := c.node(t, "node-a")
-	_, baseB := c.node(t, "node-b")
+	serverA, baseA := c.node(t, "node-a", withoutRateLimits)
+	_, baseB := c.node(t, "node-b", withoutRateLimits)
 
 	aliceA := apiClient(t, baseA, "alice")
 	bobB := apiClient(t, baseB, "bob")

@@ -2,28 +2,33 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parleyhq/parley/db/dbtest"
+	"github.com/parleyhq/parley/gen/api"
 )
 
 // Building, serving and closing the whole server many times in one process leaves no goroutine
 // behind and does not grow the heap: nothing is global, every resource has an owner that closes
-// it. This test is deliberately not parallel: it counts the process's goroutines, and parallel
-// tests only start once sequential ones are done.
+// it. Each cycle runs every long-lived part: the pool, the Redis broker with its consumer, the
+// dispatcher, the hub with a WebSocket that receives a message, and the rate limiters in Redis.
+// This test is deliberately not parallel: it counts the process's goroutines, and parallel tests
+// only start once sequential ones are done.
 func TestServerLifecycleLeavesNothingBehind(t *testing.T) {
-	const cycles = 100
-	cfg := DefaultConfig()
-	cfg.DatabaseURL = dbtest.NewDatabase(t)
-	cfg.Auth = AuthConfig{Secret: []byte(testSecret)}
+	const cycles = 200
+	c := newCluster(t, testRedisURL())
+	cfg := testConfig(c.dbURL)
+	c.configure("lifecycle")(&cfg)
 	cfg.DBMaxConns = 2
 	token := tokenFor(t, "alice")
 
@@ -41,29 +46,15 @@ func TestServerLifecycleLeavesNothingBehind(t *testing.T) {
 		}
 		served := make(chan error, 1)
 		go func() { served <- s.Serve(ctx, ln) }()
-
-		transport := &http.Transport{}
-		defer transport.CloseIdleConnections()
-		client := &http.Client{Transport: transport}
-		for _, path := range []string{"/readyz", "/v1/me", "/v1/conversations", "/metrics"} {
-			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+ln.Addr().String()+path, nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("GET %s: %d", path, resp.StatusCode)
-			}
+		if err := exerciseServer(ctx, "http://"+ln.Addr().String(), token); err != nil {
+			return err
 		}
 		cancel()
 		return <-served
 	}
 
 	// One warm-up cycle fills what is loaded once per process (the parsed spec, TLS and DNS
-	// tables, regexp caches), so the baseline reflects steady state.
+	// tables, regexp caches, Redis scripts), so the baseline reflects steady state.
 	require.NoError(t, cycle())
 	baseGoroutines, baseHeap := settle(t, 0)
 
@@ -77,6 +68,79 @@ func TestServerLifecycleLeavesNothingBehind(t *testing.T) {
 		cycles, goroutines, baseGoroutines, mib(heap), mib(baseHeap), float64(growth)/1024)
 	require.LessOrEqual(t, goroutines, baseGoroutines, "goroutines leaked")
 	require.Less(t, growth, int64(2<<20), "heap grew by more than 2 MiB over %d cycles", cycles)
+}
+
+// exerciseServer drives one server through its parts without the test helpers, which register
+// cleanups that would outlive the cycle: reads, a WebSocket, a conversation and a message that
+// the WebSocket must receive.
+func exerciseServer(ctx context.Context, base, token string) error {
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport}
+	do := func(method, path, body string, want int) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != want {
+			err = fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+		}
+		return data, err
+	}
+	for _, path := range []string{"/readyz", "/v1/me", "/v1/conversations", "/metrics"} {
+		if _, err := do("GET", path, "", http.StatusOK); err != nil {
+			return err
+		}
+	}
+
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/v1/ws", &websocket.DialOptions{
+		HTTPClient: client, HTTPHeader: http.Header{"Authorization": []string{"Bearer " + token}},
+	})
+	if err != nil {
+		return fmt.Errorf("dial websocket: %w", err)
+	}
+	defer ws.CloseNow()
+	// Live delivery covers what is committed after ready.
+	if _, data, err := ws.Read(ctx); err != nil || !strings.Contains(string(data), `"ready"`) {
+		return fmt.Errorf("wait for ready: %q, %w", data, err)
+	}
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"resume","cursors":{}}`)); err != nil {
+		return err
+	}
+
+	created, err := do("POST", "/v1/conversations", `{"type":"group","member_ids":["bob"]}`, http.StatusCreated)
+	if err != nil {
+		return err
+	}
+	var conv api.Conversation
+	if err := json.Unmarshal(created, &conv); err != nil {
+		return err
+	}
+	if _, err := do("POST", "/v1/conversations/"+conv.Id.String()+"/messages", `{"client_msg_id":"c1","body":"hi"}`, http.StatusCreated); err != nil {
+		return err
+	}
+	readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		_, data, err := ws.Read(readCtx)
+		if err != nil {
+			return fmt.Errorf("wait for the message on the websocket: %w", err)
+		}
+		var f api.EventFrame
+		if json.Unmarshal(data, &f) == nil && f.Event.Type == api.EventTypeMessageCreated && f.Event.ConversationId == conv.Id {
+			return ws.Close(websocket.StatusNormalClosure, "")
+		}
+	}
 }
 
 // settle waits (up to a deadline) for background goroutines of closed servers to exit, then

@@ -115,10 +115,7 @@ const testSecret = "test-secret-that-is-long-enough-for-hs256"
 // signed with testSecret. It is closed when the test ends.
 func newTestServer(t testing.TB, options ...func(*Config)) *Server {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.DatabaseURL = dbtest.NewDatabase(t)
-	cfg.Auth = AuthConfig{Secret: []byte(testSecret)}
-	cfg.DBMaxConns = 4
+	cfg := testConfig(dbtest.NewDatabase(t))
 	for _, o := range options {
 		o(&cfg)
 	}
@@ -127,6 +124,19 @@ func newTestServer(t testing.TB, options ...func(*Config)) *Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// testConfig is the configuration test servers start from: the defaults over databaseURL, with
+// HS256 tokens signed with testSecret.
+func testConfig(databaseURL string) Config {
+	cfg := DefaultConfig()
+	cfg.DatabaseURL = databaseURL
+	cfg.Auth = AuthConfig{Secret: []byte(testSecret)}
+	cfg.DBMaxConns = 4
+	return cfg
+}
+
+// withoutRateLimits is for tests that send faster than a person: they test delivery, not limits.
+func withoutRateLimits(cfg *Config) { cfg.Limits = Limits{} }
 
 func tokenFor(t testing.TB, user string) string {
 	t.Helper()

@@ -36,7 +36,7 @@ func sendVia(t *testing.T, client *api.ClientWithResponses, conv uuid.UUID, body
 
 func TestWebSocketDeliversEventsInOrder(t *testing.T) {
 	t.Parallel()
-	s := newTestServer(t)
+	s := newTestServer(t, withoutRateLimits)
 	base := serveTest(t, s)
 	alice := apiClient(t, base, "alice")
 	conv := createGroupVia(t, alice, "bob")
@@ -342,7 +342,7 @@ func TestWebSocketClosesWithReason(t *testing.T) {
 // does not buffer for it without limit, and other members are not held up.
 func TestWebSocketSlowConsumerIsClosed(t *testing.T) {
 	t.Parallel()
-	s := newTestServer(t, func(c *Config) {
+	s := newTestServer(t, withoutRateLimits, func(c *Config) {
 		c.Hub.QueueSize = 16
 		c.Hub.WriteTimeout = time.Minute // the write blocked on the paused client outlives the test
 	})

@@ -22,24 +22,36 @@ func serveTest(t testing.TB, s *Server) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-served)
-	})
+	serveListener(t, s, ln)
 	return "http://" + ln.Addr().String()
 }
 
+// serveListener serves s on ln until stop is called or the test ends; stop returns once Serve has
+// (and must be called from the test's goroutine).
+func serveListener(t testing.TB, s *Server, ln net.Listener) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-served)
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
 // apiClient is the generated typed client, as user.
-func apiClient(t testing.TB, baseURL, user string) *api.ClientWithResponses {
+func apiClient(t testing.TB, baseURL, user string, options ...api.ClientOption) *api.ClientWithResponses {
 	t.Helper()
 	token := tokenFor(t, user)
-	client, err := api.NewClientWithResponses(baseURL, api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+	client, err := api.NewClientWithResponses(baseURL, append(options, api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 		req.Header.Set("Authorization", "Bearer "+token)
 		return nil
-	}))
+	}))...)
 	require.NoError(t, err)
 	return client
 }
@@ -84,11 +96,7 @@ func dialWSWith(t testing.TB, baseURL, token string, client *http.Client) *wsCli
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(baseURL, "http")+"/v1/ws", &websocket.DialOptions{
-		HTTPClient:   client,
-		HTTPHeader:   http.Header{"Authorization": []string{"Bearer " + token}},
-		Subprotocols: []string{"parley.v1"},
-	})
+	conn, resp, err := openWS(ctx, baseURL, token, client)
 	require.NoError(t, err)
 	require.Equal(t, "parley.v1", resp.Header.Get("Sec-WebSocket-Protocol"))
 	conn.SetReadLimit(1 << 20)
@@ -114,6 +122,15 @@ func dialWSWith(t testing.TB, baseURL, token string, client *http.Client) *wsCli
 		<-c.closed
 	})
 	return c
+}
+
+// openWS opens a WebSocket to the server's /v1/ws with the token, offering parley.v1.
+func openWS(ctx context.Context, baseURL, token string, client *http.Client) (*websocket.Conn, *http.Response, error) {
+	return websocket.Dial(ctx, "ws"+strings.TrimPrefix(baseURL, "http")+"/v1/ws", &websocket.DialOptions{
+		HTTPClient:   client,
+		HTTPHeader:   http.Header{"Authorization": []string{"Bearer " + token}},
+		Subprotocols: []string{"parley.v1"},
+	})
 }
 
 // pause stops reading from the socket; resume starts again.
