@@ -19,8 +19,11 @@ import (
 )
 
 // benchMaxDuration bounds a run: a load tool pointed at the wrong server should not hold it for
-// hours.
-const benchMaxDuration = 10 * time.Minute
+// hours. A soak is meant to be long, but is bounded too.
+const (
+	benchMaxDuration = 10 * time.Minute
+	soakMaxDuration  = 2 * time.Hour
+)
 
 // benchConfig is what `parley bench` was asked to do, with the mode's defaults filled in.
 type benchConfig struct {
@@ -34,10 +37,14 @@ type benchConfig struct {
 	duration         time.Duration
 	warmup           time.Duration
 	drain            time.Duration
+	interval         time.Duration // soak: time between samples of the servers' figures
 	missed           int
 	dialConcurrency  int
 	bodyBytes        int
 	runID            string
+	// durationSet and warmupSet say the flags were given, so that soak's longer defaults apply
+	// only when they were not.
+	durationSet, warmupSet bool
 }
 
 const benchLongHelp = `Drive one or more Parley servers with WebSocket connections and HTTP sends, and report
@@ -61,6 +68,11 @@ Modes:
           into each conversation, reconnect them all at once with the resume cursors they
           recorded; report the time from the first reconnect to the last 'resumed' and verify
           that every client got exactly the seqs it missed, in order.
+  soak    connect --conns (default 200) across --convs (default 20), send --rate (default 50)
+          messages/s for --warmup (default 15s) and then --duration (default 2m, at most 2h);
+          every --interval print the servers' RSS, goroutines, open fds and outbox backlog, and
+          at the end compare the first sample after the warm-up with the last: "flat" or
+          "growing". Leaks show as growth under a load that does not change.
 
 Every connection checks its conversations' seqs: each must arrive once, in order, without gap.
 The exit status is non-zero when a delivery was lost, duplicated or out of order.
@@ -80,14 +92,15 @@ func benchCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&issuer, "jwt-issuer", "", "token issuer (iss), when the servers require one")
 	fs.StringVar(&audience, "jwt-audience", "", "token audience (aud), when the servers require one")
 	fs.BoolVar(&dev, "dev", false, "without --jwt-secret, sign with the local development secret that 'parley serve --dev' verifies")
-	fs.StringVar(&mode, "mode", "fanout", "what to measure: idle, fanout, sends or resume (see above)")
-	fs.IntVar(&cfg.conns, "conns", -1, "WebSocket connections, one user each (default: 1000; resume: 100; sends: 0)")
-	fs.IntVar(&cfg.convs, "convs", 0, "conversations; user k is a member of conversation k mod convs (default: conns/50, at least 1; sends: 100)")
-	fs.Float64Var(&cfg.rate, "rate", -1, "messages per second sent through the HTTP API, spread over the conversations (default: fanout 200; sends and resume 0 = as fast as the senders go)")
+	fs.StringVar(&mode, "mode", "fanout", "what to measure: idle, fanout, sends, resume or soak (see above)")
+	fs.IntVar(&cfg.conns, "conns", -1, "WebSocket connections, one user each (default: 1000; resume: 100; soak: 200; sends: 0)")
+	fs.IntVar(&cfg.convs, "convs", 0, "conversations; user k is a member of conversation k mod convs (default: conns/50, at least 1; soak: conns/10; sends: 100)")
+	fs.Float64Var(&cfg.rate, "rate", -1, "messages per second sent through the HTTP API, spread over the conversations (default: fanout 200; soak 50; sends and resume 0 = as fast as the senders go)")
 	fs.IntVar(&cfg.senders, "senders", 0, "concurrent HTTP senders sharing the rate limiter (default: fanout rate/20 within 8..128; sends 64; resume 16)")
-	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "length of the measured window (idle: how long connections are held); at most 10m")
-	fs.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "before the window: sending without recording (fanout, sends), or settling before the RSS is read (idle)")
+	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "length of the measured window (idle: how long connections are held); at most 10m (soak: default 2m, at most 2h)")
+	fs.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "before the window: sending without recording (fanout, sends, soak: default 15s), or settling before the RSS is read (idle)")
 	fs.DurationVar(&cfg.drain, "drain", 15*time.Second, "after the window, how long to wait for deliveries still on their way")
+	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "soak: time between samples of the servers' /metrics")
 	fs.IntVar(&cfg.missed, "missed", 50, "resume: messages sent into each conversation while its members are disconnected")
 	fs.IntVar(&cfg.dialConcurrency, "dial-concurrency", 200, "WebSocket handshakes in flight at once")
 	fs.IntVar(&cfg.bodyBytes, "body-bytes", 64, "length of each message body: the send time (t=<unix nanos>) padded to this")
@@ -96,7 +109,7 @@ func benchCommand(stdout, stderr io.Writer) *ffcli.Command {
 	return &ffcli.Command{
 		Name:       "bench",
 		ShortUsage: "parley bench [flags]",
-		ShortHelp:  "Load a running server: connections, fan-out latency, sends/s, resume.",
+		ShortHelp:  "Load a running server: connections, fan-out latency, sends/s, resume, soak.",
 		LongHelp:   benchLongHelp,
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("PARLEY")},
@@ -115,6 +128,10 @@ func benchCommand(stdout, stderr io.Writer) *ffcli.Command {
 			}
 			cfg.secret, cfg.issuer, cfg.audience = authCfg.Secret, authCfg.Issuer, authCfg.Audience
 			cfg.mode = mode
+			fs.Visit(func(f *flag.Flag) {
+				cfg.durationSet = cfg.durationSet || f.Name == "duration"
+				cfg.warmupSet = cfg.warmupSet || f.Name == "warmup"
+			})
 			if err := cfg.fillDefaults(); err != nil {
 				return err
 			}
@@ -150,12 +167,25 @@ func parseBenchURLs(list string) ([]string, error) {
 // fillDefaults applies the mode's defaults and refuses what cannot be run.
 func (c *benchConfig) fillDefaults() error {
 	switch c.mode {
-	case "idle", "fanout", "sends", "resume":
+	case "idle", "fanout", "sends", "resume", "soak":
 	default:
-		return fmt.Errorf("--mode %q: want idle, fanout, sends or resume", c.mode)
+		return fmt.Errorf("--mode %q: want idle, fanout, sends, resume or soak", c.mode)
 	}
-	if c.duration <= 0 || c.duration > benchMaxDuration {
-		return fmt.Errorf("--duration %s: want more than 0 and at most %s", c.duration, benchMaxDuration)
+	maxDuration := benchMaxDuration
+	if c.mode == "soak" {
+		maxDuration = soakMaxDuration
+		if !c.durationSet {
+			c.duration = 2 * time.Minute
+		}
+		if !c.warmupSet {
+			c.warmup = 15 * time.Second
+		}
+	}
+	if c.duration <= 0 || c.duration > maxDuration {
+		return fmt.Errorf("--duration %s: want more than 0 and at most %s", c.duration, maxDuration)
+	}
+	if c.mode == "soak" && (c.interval <= 0 || c.interval > c.duration) {
+		return fmt.Errorf("--interval %s: want more than 0 and at most --duration (%s)", c.interval, c.duration)
 	}
 	if c.warmup < 0 || c.warmup > benchMaxDuration {
 		return fmt.Errorf("--warmup %s: want 0 to %s", c.warmup, benchMaxDuration)
@@ -169,6 +199,8 @@ func (c *benchConfig) fillDefaults() error {
 			c.conns = 0
 		case "resume":
 			c.conns = 100
+		case "soak":
+			c.conns = 200
 		default:
 			c.conns = 1000
 		}
@@ -180,6 +212,8 @@ func (c *benchConfig) fillDefaults() error {
 		switch {
 		case c.mode == "sends" && c.conns == 0:
 			c.convs = 100
+		case c.mode == "soak":
+			c.convs = max(1, c.conns/10)
 		default:
 			c.convs = max(1, c.conns/50)
 		}
@@ -189,12 +223,15 @@ func (c *benchConfig) fillDefaults() error {
 	}
 	if c.rate < 0 {
 		c.rate = 0
-		if c.mode == "fanout" {
+		switch c.mode {
+		case "fanout":
 			c.rate = 200
+		case "soak":
+			c.rate = 50
 		}
 	}
-	if c.mode == "fanout" && c.rate == 0 {
-		return errors.New("--rate: fanout needs a send rate (messages per second)")
+	if (c.mode == "fanout" || c.mode == "soak") && c.rate == 0 {
+		return fmt.Errorf("--rate: %s needs a send rate (messages per second)", c.mode)
 	}
 	if c.senders <= 0 {
 		switch c.mode {

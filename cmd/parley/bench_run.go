@@ -96,7 +96,8 @@ func newBench(cfg benchConfig, stdout, stderr io.Writer) (*bench, error) {
 		b.wsURLs = append(b.wsURLs, "ws"+strings.TrimPrefix(u, "http")+"/v1/ws")
 	}
 	users := max(cfg.conns, cfg.convs)
-	ttl := 2*benchMaxDuration + cfg.warmup + cfg.drain + time.Hour
+	// tokens outlive the longest run: an expired one closes its connection (4401) mid-soak
+	ttl := 2*max(benchMaxDuration, cfg.duration) + cfg.warmup + cfg.drain + time.Hour
 	b.tokens = make([]string, users)
 	for k := range users {
 		token, err := server.IssueToken(cfg.secret, cfg.userID(k), cfg.issuer, cfg.audience, ttl)
@@ -136,6 +137,8 @@ func (b *bench) run(ctx context.Context) error {
 		return b.runFanout(ctx)
 	case "sends":
 		return b.runSends(ctx)
+	case "soak":
+		return b.runSoak(ctx)
 	default:
 		return b.runResume(ctx)
 	}

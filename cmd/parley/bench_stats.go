@@ -116,7 +116,8 @@ type serverSample struct {
 	wsConns     float64 // parley_ws_connections
 	heapInuse   float64 // go_memstats_heap_inuse_bytes
 	stackInuse  float64 // go_memstats_stack_inuse_bytes
-	goroutines  float64
+	goroutines  float64 // go_goroutines
+	openFDs     float64 // process_open_fds (absent on platforms without /proc)
 	eventFrames float64 // parley_ws_frames_sent_total{kind="event"}
 	backlog     float64 // parley_outbox_backlog
 	hasBacklog  bool
@@ -225,6 +226,7 @@ func parseMetrics(r io.Reader) (serverSample, error) {
 	s.heapInuse, _ = sum("go_memstats_heap_inuse_bytes", nil)
 	s.stackInuse, _ = sum("go_memstats_stack_inuse_bytes", nil)
 	s.goroutines, _ = sum("go_goroutines", nil)
+	s.openFDs, _ = sum("process_open_fds", nil)
 	s.eventFrames, _ = sum("parley_ws_frames_sent_total", map[string]string{"kind": "event"})
 	s.backlog, s.hasBacklog = sum("parley_outbox_backlog", nil)
 	s.dropped = byLabel("parley_ws_frames_dropped_total", "reason")

@@ -110,7 +110,7 @@ func TestBenchRefusesWhatItCannotRun(t *testing.T) {
 	t.Setenv("PARLEY_JWT_SECRET", "a-secret-from-the-environment-32b")
 	for args, want := range map[string]string{
 		"--duration 11m":           "at most 10m",
-		"--mode storm":             "want idle, fanout, sends or resume",
+		"--mode storm":             "want idle, fanout, sends, resume or soak",
 		"--conns 10 --convs 20":    "at most --conns",
 		"--mode idle --conns 0":    "at least one connection",
 		"--url ftp://x":            "want http(s)://host:port",
@@ -132,13 +132,16 @@ func TestBenchRefusesWhatItCannotRun(t *testing.T) {
 	}
 }
 
-// TestBenchAgainstServer runs the fan-out and resume modes, small, against a real server.
-func TestBenchAgainstServer(t *testing.T) {
-	const secret = "bench-test-secret-bench-test-secret"
+// startBenchServer serves a whole server on a random port for the load tool, with the per-user and
+// per-address limits off as BENCHMARKS.md runs it, and returns its URL.
+func startBenchServer(t *testing.T, secret string) string {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DatabaseURL = dbtest.NewDatabase(t)
 	cfg.Auth = server.AuthConfig{Secret: []byte(secret)}
 	cfg.DBMaxConns = 4
+	cfg.Limits = server.Limits{}
+	cfg.Hub.MaxConnsPerUser = 0
 	srv, err := server.New(context.Background(), cfg, discardLogger())
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -151,7 +154,13 @@ func TestBenchAgainstServer(t *testing.T) {
 		require.NoError(t, <-served)
 		srv.Close()
 	})
-	url := "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String()
+}
+
+// TestBenchAgainstServer runs the fan-out and resume modes, small, against a real server.
+func TestBenchAgainstServer(t *testing.T) {
+	const secret = "bench-test-secret-bench-test-secret"
+	url := startBenchServer(t, secret)
 
 	bench := func(args ...string) string {
 		t.Helper()
