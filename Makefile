@@ -18,9 +18,7 @@ FUZZTIME ?= 30s
 
 ## fuzz: each fuzz target in turn for FUZZTIME (default 30s); crashers are saved under testdata/fuzz/
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClientFrame$$' -fuzztime $(FUZZTIME) ./realtime
-	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./server
-	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./server
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz
 
 ## faults: the fault tests (PostgreSQL sessions terminated, Redis killed, a node SIGKILLed, a
 ## consumer restarted with pending entries), then a table of their runs (5xx: 503s with Retry-After)

@@ -90,7 +90,7 @@ func newConn(h *Hub, ws *websocket.Conn, userID string, expiresAt time.Time) *Co
 		cancel:     cancel,
 		membership: make(map[uuid.UUID]membership),
 		floors:     make(map[uuid.UUID]int64),
-		typing:     rate.NewLimiter(h.cfg.TypingRate, h.cfg.TypingBurst),
+		typing:     newTypingLimiter(h.cfg),
 	}
 }
 
@@ -199,6 +199,14 @@ func (c *Conn) read() {
 			c.enqueueControl(api.PongFrame{Type: api.PongFrameTypePong, Id: f.pingID})
 		}
 	}
+}
+
+// newTypingLimiter holds a connection to TypingRate; a zero rate is no limit.
+func newTypingLimiter(cfg HubConfig) *rate.Limiter {
+	if cfg.TypingRate == 0 {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	return rate.NewLimiter(cfg.TypingRate, cfg.TypingBurst)
 }
 
 // allowTyping spends one of the connection's typing tokens, or says how long until one is back.

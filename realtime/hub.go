@@ -42,7 +42,7 @@ type HubConfig struct {
 	MaxFrameBytes     int64
 	TypingThrottle    time.Duration
 	// TypingRate and TypingBurst limit the typing frames one connection may send; beyond them the
-	// client gets an error frame rate_limited with retry_after_ms.
+	// client gets an error frame rate_limited with retry_after_ms. A zero rate is no limit.
 	TypingRate  rate.Limit
 	TypingBurst int
 	// MaxConnsPerUser caps one user's WebSockets on this node; the next one is closed with 4429.
@@ -108,6 +108,9 @@ type conversation struct {
 
 // NewHub returns a running hub. signals carries typing signals to the other nodes.
 func NewHub(cfg HubConfig, store Store, signals Broker, metrics *Metrics, logger *slog.Logger) (*Hub, error) {
+	if cfg.MaxConcurrentResumes < 1 {
+		return nil, fmt.Errorf("hub: MaxConcurrentResumes is %d; at least one resume must be able to run", cfg.MaxConcurrentResumes)
+	}
 	unknown, err := lru.New[uuid.UUID, struct{}](cfg.UnknownConversations)
 	if err != nil {
 		return nil, fmt.Errorf("unknown-conversation cache: %w", err)

@@ -400,3 +400,35 @@ func metricValue(t *testing.T, s *Server, name, label string) float64 {
 	}
 	return total
 }
+
+// A WebSocket receives nothing of a conversation its user is not a member of: not live, not by
+// naming the conversation in resume, not its typing or read receipts.
+func TestWebSocketNonMemberReceivesNothing(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	base := serveTest(t, s)
+	alice := apiClient(t, base, "alice")
+	conv := createGroupVia(t, alice, "bob")
+	sendVia(t, alice, conv, "before")
+
+	mallory := dialWS(t, base, tokenFor(t, "mallory"))
+	resumed := mallory.ready(api.Cursors{conv.String(): 0})
+	require.Empty(t, resumed.Cursors, "resume does not replay a conversation of others")
+	bob := dialWS(t, base, tokenFor(t, "bob"))
+	bob.ready(nil)
+
+	sent := sendVia(t, alice, conv, "secret")
+	require.Equal(t, sent.Seq, bob.nextEvent(5*time.Second).Seq)
+	aliceWS := dialWS(t, base, tokenFor(t, "alice"))
+	aliceWS.ready(nil)
+	aliceWS.send(api.TypingRequestFrame{Type: api.TypingRequestFrameTypeTyping, ConversationId: conv})
+	bob.nextOf("typing", 5*time.Second)
+	read, err := alice.MarkReadWithResponse(t.Context(), conv, api.MarkReadJSONRequestBody{Seq: sent.Seq})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, read.StatusCode())
+	bob.nextOf("read", 5*time.Second)
+
+	mallory.noFrameOf("event")
+	mallory.noFrameOf("typing")
+	mallory.noFrameOf("read")
+}

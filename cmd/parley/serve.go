@@ -91,7 +91,7 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&cfg.ClientAddrHeader, "client-addr-header", "", "header a trusted proxy sets to the client address, e.g. X-Forwarded-For (empty: the TCP peer)")
 	fs.IntVar(&cfg.Hub.MaxConnsPerUser, "max-conns-per-user", defaults.Hub.MaxConnsPerUser, "WebSockets one user may hold on a node; the next is closed with 4429 (0: no limit)")
 	fs.IntVar(&cfg.MaxMembers, "max-members", defaults.MaxMembers, "members one conversation may have (0: no limit)")
-	fs.IntVar(&cfg.Hub.MaxConcurrentResumes, "max-concurrent-resumes", defaults.Hub.MaxConcurrentResumes, "resume replays running at once on a node; others wait their turn")
+	fs.IntVar(&cfg.Hub.MaxConcurrentResumes, "max-concurrent-resumes", defaults.Hub.MaxConcurrentResumes, "resume replays running at once on a node (at least 1); others wait their turn")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logFm, "log-format", "text", "text or json")
 
@@ -112,9 +112,6 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 			}
 			cfg.DBMaxConns = int32(maxConns)
 			cfg.Hub.TypingRate = rate.Limit(float64(typingPerMinute) / 60)
-			if typingPerMinute == 0 {
-				cfg.Hub.TypingRate = rate.Inf
-			}
 			if origins != "" {
 				cfg.Hub.OriginPatterns = strings.Split(origins, ",")
 			}
