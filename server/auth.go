@@ -71,17 +71,28 @@ func NewAuthenticator(cfg AuthConfig, logger *slog.Logger) (*Authenticator, erro
 			return nil, fmt.Errorf("load JWKS: %w", err)
 		}
 		a.cancel = cancel
-		a.keyfunc = pinAlgorithm(jwks.Keyfunc)
+		a.keyfunc = refuseCritical(pinAlgorithm(jwks.Keyfunc))
 		opts = append(opts, jwt.WithValidMethods([]string{"RS256", "ES256", "EdDSA"}))
 	case len(cfg.Secret) > 0:
 		secret := cfg.Secret
-		a.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		a.keyfunc = refuseCritical(func(*jwt.Token) (any, error) { return secret, nil })
 		opts = append(opts, jwt.WithValidMethods([]string{"HS256"}))
 	default:
 		return nil, errors.New("no token verification configured: set a JWKS URL or a secret")
 	}
 	a.parser = jwt.NewParser(opts...)
 	return a, nil
+}
+
+// refuseCritical refuses tokens whose header lists critical extensions ("crit"): Parley
+// understands none, and RFC 7515 says such a token must then be refused, not verified.
+func refuseCritical(next jwt.Keyfunc) jwt.Keyfunc {
+	return func(token *jwt.Token) (any, error) {
+		if _, ok := token.Header["crit"]; ok {
+			return nil, errors.New("token header names critical extensions (crit), which are not supported")
+		}
+		return next(token)
+	}
 }
 
 // pinAlgorithm accepts a token only with the algorithm its key is for, whatever the JWKS entry

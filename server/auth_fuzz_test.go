@@ -112,6 +112,9 @@ func FuzzAuthenticate(f *testing.F) {
 		if parsed.Header["alg"] != "HS256" || parsed.Method != jwt.SigningMethodHS256 {
 			t.Fatalf("accepted alg %v", parsed.Header["alg"])
 		}
+		if _, ok := parsed.Header["crit"]; ok {
+			t.Fatalf("accepted a token with critical extensions %v", parsed.Header["crit"])
+		}
 		parts := strings.Split(token, ".")
 		if len(parts) != 3 {
 			t.Fatalf("accepted a token of %d segments", len(parts))

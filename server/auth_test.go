@@ -116,6 +116,13 @@ func TestHS256Tokens(t *testing.T) {
 			c.ID = strings.Repeat("x", 10<<10)
 			return sign(t, jwt.SigningMethodHS256, secret, "", c)
 		},
+		"CriticalExtension": func() string {
+			token := jwt.NewWithClaims(jwt.SigningMethodHS256, good())
+			token.Header["crit"] = []string{"exp"}
+			signed, err := token.SignedString(secret)
+			require.NoError(t, err)
+			return signed
+		},
 		"Truncated": func() string {
 			s := sign(t, jwt.SigningMethodHS256, secret, "", good())
 			return s[:len(s)-4]
