@@ -12,7 +12,7 @@ run:
 
 ## test: formatting and vet, then all tests with the race detector
 test: fmt-check vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 6m ./...
 
 FUZZTIME ?= 30s
 

@@ -57,6 +57,14 @@ func (p *tcpProxy) serve(ln net.Listener) {
 				continue
 			}
 			p.mu.Lock()
+			if p.ln != ln {
+				// Cut while this connection was being accepted: cut has closed the others
+				// already and will not see this one.
+				p.mu.Unlock()
+				client.Close()
+				upstream.Close()
+				return
+			}
 			p.conns[client], p.conns[upstream] = struct{}{}, struct{}{}
 			p.mu.Unlock()
 			p.wg.Go(func() { _, _ = io.Copy(upstream, client); upstream.Close() })
