@@ -78,6 +78,9 @@ type membershipChange struct {
 	added bool
 	asOf  int64
 	floor int64 // added: where the connection starts the conversation
+	// event is the event that brought the change, which the connection, not yet subscribed,
+	// did not get: it is queued when the change is applied.
+	event *outFrame
 }
 
 func newConn(h *Hub, ws *websocket.Conn, userID string, expiresAt time.Time) *Conn {

@@ -280,6 +280,11 @@ func (h *Hub) subscribeInitial(c *Conn, memberships []Membership) {
 		if ch.added && !was && c.membership[ch.conv].member {
 			c.floors[ch.conv] = ch.floor
 		}
+		if ch.event != nil && (was || c.membership[ch.conv].member) {
+			// The event that brought the change: the new member's first, or the removed
+			// member's last. Held by the writer until the client's resume, like any live event.
+			c.enqueue(ch.event)
+		}
 	}
 	c.pending, c.changes = false, nil
 }
@@ -406,10 +411,12 @@ func (h *Hub) deliver(ctx context.Context, d delivery) error {
 			return err
 		}
 		h.mu.Lock()
+		connecting := false
 		for _, user := range members {
 			for c := range h.users[user] {
 				if c.pending {
-					c.changes = append(c.changes, membershipChange{conv: id, added: true, asOf: asOf, floor: 0})
+					c.changes = append(c.changes, membershipChange{conv: id, added: true, asOf: asOf, floor: 0, event: eventFrame(id, d)})
+					connecting = true
 					continue
 				}
 				if h.applyLocked(c, id, true, asOf) != nil {
@@ -419,7 +426,10 @@ func (h *Hub) deliver(ctx context.Context, d delivery) error {
 			}
 		}
 		if conv = h.convs[id]; conv == nil {
-			h.unknown.Add(id, struct{}{})
+			if !connecting {
+				// A connection still connecting will subscribe: its next events must find it.
+				h.unknown.Add(id, struct{}{})
+			}
 			h.mu.Unlock()
 			return nil
 		}
@@ -447,10 +457,7 @@ func (h *Hub) fanOutLocked(id uuid.UUID, conv *conversation, d delivery) {
 	if d.kind == string(api.EventTypeMemberAdded) {
 		h.applyMembershipLocked(id, d)
 	}
-	item := &outFrame{kind: frameEvent, conv: id, seq: d.env.Seq, data: d.frame, committedAt: d.env.CommittedAt}
-	if d.kind == string(api.EventTypeMemberRemoved) {
-		item.removed = d.member
-	}
+	item := eventFrame(id, d)
 	for c := range conv.subs {
 		c.enqueue(item)
 	}
@@ -463,6 +470,15 @@ func (h *Hub) fanOutLocked(id uuid.UUID, conv *conversation, d delivery) {
 	}
 }
 
+// eventFrame is the queue item of an in-order event, shared by every connection it goes to.
+func eventFrame(id uuid.UUID, d delivery) *outFrame {
+	item := &outFrame{kind: frameEvent, conv: id, seq: d.env.Seq, data: d.frame, committedAt: d.env.CommittedAt}
+	if d.kind == string(api.EventTypeMemberRemoved) {
+		item.removed = d.member
+	}
+	return item
+}
+
 // applyMembershipLocked applies a member.* event to the member's connections on this node.
 func (h *Hub) applyMembershipLocked(id uuid.UUID, d delivery) {
 	added := d.kind == string(api.EventTypeMemberAdded)
@@ -471,7 +487,7 @@ func (h *Hub) applyMembershipLocked(id uuid.UUID, d delivery) {
 	}
 	for c := range h.users[d.member] {
 		if c.pending {
-			c.changes = append(c.changes, membershipChange{conv: id, added: added, asOf: d.env.Seq, floor: d.env.Seq - 1})
+			c.changes = append(c.changes, membershipChange{conv: id, added: added, asOf: d.env.Seq, floor: d.env.Seq - 1, event: eventFrame(id, d)})
 			continue
 		}
 		was := c.membership[id].member

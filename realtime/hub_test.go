@@ -608,3 +608,43 @@ func TestHubCloseCancelsConnections(t *testing.T) {
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	require.ErrorIs(t, b.hub.register(c), errShuttingDown, "a closing hub takes no connection")
 }
+
+// A conversation created while a member's connection is still connecting (registered, its read of
+// the user's conversations under way and too early to see it): the events that arrive meanwhile
+// reach the connection once it is subscribed, not only with the conversation's next event.
+func TestHubConnectingConnectionGetsConversationCreatedMeanwhile(t *testing.T) {
+	t.Parallel()
+	b := setupHub(t)
+	conv := uuid.New()
+	c := newConn(b.hub, nil, "alice", time.Time{})
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	require.NoError(t, b.hub.register(c))
+
+	b.store.setMembers(conv, "alice", "bob")
+	for seq := int64(1); seq <= 2; seq++ {
+		env := message(t, conv, seq)
+		b.store.addEvent(conv, seq, env.Payload)
+		b.deliver(t, env)
+	}
+	b.hub.subscribeInitial(c, nil) // the read saw no conversation
+	require.Equal(t, refs(conv, 1, 2), events(t, queued(c)))
+
+	b.store.addEvent(conv, 3, message(t, conv, 3).Payload)
+	b.deliver(t, message(t, conv, 3))
+	require.Equal(t, refs(conv, 3), events(t, queued(c)))
+}
+
+// A connection added to a conversation while still connecting gets the member.added event.
+func TestHubConnectingConnectionGetsItsOwnAddition(t *testing.T) {
+	t.Parallel()
+	b := setupHub(t)
+	conv := uuid.New()
+	b.connectAt(t, "bob", 4, conv) // the conversation has a connection here already
+	c := newConn(b.hub, nil, "alice", time.Time{})
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	require.NoError(t, b.hub.register(c))
+
+	b.deliver(t, memberEvent(t, conv, 5, api.EventTypeMemberAdded, "alice"))
+	b.hub.subscribeInitial(c, nil)
+	require.Equal(t, refs(conv, 5), events(t, queued(c)))
+}
