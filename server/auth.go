@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,6 +126,34 @@ func pinAlgorithm(next jwt.Keyfunc) jwt.Keyfunc {
 	}
 }
 
+// strictClaims are the registered claims read as RFC 7519 writes them. encoding/json alone would
+// take "SUB" for "sub" and the string "1795783027" for the date 1795783027.
+type strictClaims struct {
+	jwt.RegisteredClaims
+}
+
+func (c *strictClaims) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	for name, value := range raw {
+		switch lower := strings.ToLower(name); lower {
+		case "iss", "sub", "aud", "exp", "nbf", "iat", "jti":
+			if name != lower {
+				return fmt.Errorf("claim %q: claim names are case-sensitive", name)
+			}
+		}
+		switch name {
+		case "exp", "nbf", "iat":
+			if len(value) == 0 || (value[0] != '-' && (value[0] < '0' || value[0] > '9')) {
+				return fmt.Errorf("claim %s is not a number", name)
+			}
+		}
+	}
+	return json.Unmarshal(data, &c.RegisteredClaims)
+}
+
 // Close stops the JWKS refresh.
 func (a *Authenticator) Close() { a.cancel() }
 
@@ -136,7 +165,7 @@ func (a *Authenticator) Authenticate(token string) (Identity, error) {
 	if len(token) > maxTokenBytes {
 		return Identity{}, errors.New("token too large")
 	}
-	var claims jwt.RegisteredClaims
+	var claims strictClaims
 	if _, err := a.parser.ParseWithClaims(token, &claims, a.keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return Identity{}, errTokenExpired

@@ -100,8 +100,8 @@ func FuzzAuthenticate(f *testing.F) {
 		if len(token) > maxTokenBytes {
 			t.Fatalf("accepted a token of %d bytes", len(token))
 		}
-		// RegisteredClaims, as jwt.MapClaims refuses what RegisteredClaims reads (an exp that is a
-		// numeric string, claim names in another case); see the exp-as-string seed.
+		// RegisteredClaims: what it refuses, the Authenticator must refuse too (the Authenticator
+		// is stricter still: no numeric-string dates, no claim names in another case).
 		var claims jwt.RegisteredClaims
 		parsed, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
 			return []byte(testSecret), nil

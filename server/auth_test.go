@@ -6,8 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -122,6 +124,14 @@ func TestHS256Tokens(t *testing.T) {
 			signed, err := token.SignedString(secret)
 			require.NoError(t, err)
 			return signed
+		},
+		"ExpiryAsString": func() string {
+			return signedToken(sha256.New, `{"alg":"HS256","typ":"JWT"}`,
+				fmt.Sprintf(`{"sub":"alice","iss":"https://id.example","aud":"parley","exp":"%d"}`, time.Now().Add(time.Hour).Unix()))
+		},
+		"ClaimNameInOtherCase": func() string {
+			return signedToken(sha256.New, `{"alg":"HS256","typ":"JWT"}`,
+				fmt.Sprintf(`{"SUB":"alice","iss":"https://id.example","aud":"parley","exp":%d}`, time.Now().Add(time.Hour).Unix()))
 		},
 		"Truncated": func() string {
 			s := sign(t, jwt.SigningMethodHS256, secret, "", good())
