@@ -40,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "parley_ws_frames_sent_total", Help: "Frames written to WebSockets, by kind.",
 		}, []string{"kind"}),
 		framesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_ws_frames_dropped_total", Help: "Frames not sent, by reason (duplicate, shed, throttled).",
+			Name: "parley_ws_frames_dropped_total", Help: "Frames not sent, by reason (duplicate, shed, throttled, rate_limited: typing frames over the limit).",
 		}, []string{"reason"}),
 		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_ws_closes_total", Help: "Connections the server closed, by reason (slow_consumer, token_expired, shutdown, policy).",
