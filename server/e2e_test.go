@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,35 +17,12 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parleyhq/parley/db/dbtest"
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
 )
 
 const e2eSecret = "e2e-secret-that-is-long-enough-for-hs256"
-
-// startServer boots a real Parley server on a random local port and stops it when the test ends.
-func startServer(t *testing.T) string {
-	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DatabaseURL = dbtest.NewDatabase(t)
-	cfg.Auth = server.AuthConfig{Secret: []byte(e2eSecret)}
-	cfg.DBMaxConns = 4
-	srv, err := server.New(t.Context(), cfg, slogDiscard())
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-served)
-		srv.Close()
-	})
-	return "http://" + ln.Addr().String()
-}
 
 // specCheckingTransport validates every response against api/openapi.yaml: status codes the
 // operation declares, headers and bodies that match their schemas.
@@ -131,7 +107,7 @@ func clientAs(t *testing.T, baseURL string, transport *specCheckingTransport, us
 // every response checked against the spec.
 func TestEndToEndWithTypedClient(t *testing.T) {
 	t.Parallel()
-	baseURL := startServer(t)
+	baseURL := servertest.Start(t, e2eSecret)
 	transport := newSpecCheckingTransport(t, baseURL)
 	ctx := t.Context()
 	alice := clientAs(t, baseURL, transport, "alice")
@@ -262,7 +238,7 @@ func TestServerFailsFastWithoutDatabase(t *testing.T) {
 	cfg := server.DefaultConfig()
 	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"
 	cfg.Auth = server.AuthConfig{Secret: []byte(e2eSecret)}
-	_, err := server.New(t.Context(), cfg, slogDiscard())
+	_, err := server.New(t.Context(), cfg, servertest.DiscardLogger())
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "connect to database"), err.Error())
 	require.False(t, errors.Is(err, context.Canceled))

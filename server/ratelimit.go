@@ -57,8 +57,9 @@ func (l *localLimiter) allow(_ context.Context, key string, r Rate) decision {
 		}
 		l.nextSweep = now.Add(sweepEvery)
 	}
+	// A key is always spent under the same Rate: its prefix names the limit.
 	b, ok := l.buckets[key]
-	if !ok || b.Limit() != perSecond || b.Burst() != r.Burst {
+	if !ok {
 		b = rate.NewLimiter(perSecond, r.Burst)
 		l.buckets[key] = b
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parleyhq/parley/db/dbtest"
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
 )
 
 func TestBenchHistogramQuantiles(t *testing.T) {
@@ -132,29 +131,14 @@ func TestBenchRefusesWhatItCannotRun(t *testing.T) {
 	}
 }
 
-// startBenchServer serves a whole server on a random port for the load tool, with the per-user and
-// per-address limits off as BENCHMARKS.md runs it, and returns its URL.
+// startBenchServer serves a whole server for the load tool, with the per-user and per-address
+// limits off as BENCHMARKS.md runs it, and returns its URL.
 func startBenchServer(t *testing.T, secret string) string {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DatabaseURL = dbtest.NewDatabase(t)
-	cfg.Auth = server.AuthConfig{Secret: []byte(secret)}
-	cfg.DBMaxConns = 4
-	cfg.Limits = server.Limits{}
-	cfg.Hub.MaxConnsPerUser = 0
-	srv, err := server.New(context.Background(), cfg, discardLogger())
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-served)
-		srv.Close()
+	return servertest.Start(t, secret, func(cfg *server.Config) {
+		cfg.Limits = server.Limits{}
+		cfg.Hub.MaxConnsPerUser = 0
 	})
-	return "http://" + ln.Addr().String()
 }
 
 // TestBenchAgainstServer runs the fan-out and resume modes, small, against a real server.
