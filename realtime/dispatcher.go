@@ -20,23 +20,6 @@ import (
 // outboxChannel is the NOTIFY channel every committed change signals.
 const outboxChannel = "parley_outbox"
 
-// DispatcherConfig tunes the outbox dispatcher.
-type DispatcherConfig struct {
-	// BatchSize is the most rows one pass claims.
-	BatchSize int
-	// PollInterval is the safety net when a notification is missed.
-	PollInterval time.Duration
-	// ReconnectDelay paces reconnecting the LISTEN connection.
-	ReconnectDelay time.Duration
-	// BreakerTimeout is how long publishing stays off after the breaker opens.
-	BreakerTimeout time.Duration
-}
-
-// DefaultDispatcherConfig returns the defaults.
-func DefaultDispatcherConfig() DispatcherConfig {
-	return DispatcherConfig{BatchSize: 256, PollInterval: time.Second, ReconnectDelay: time.Second, BreakerTimeout: 2 * time.Second}
-}
-
 // Dispatcher moves committed events from the outbox to the broker: woken by LISTEN/NOTIFY (with a
 // slow poll as a safety net), it claims rows with FOR UPDATE SKIP LOCKED, publishes them and
 // deletes them in the same transaction. While the broker fails, a circuit breaker stops trying for

@@ -17,63 +17,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/gen/api"
 )
-
-// HubConfig holds the hub's limits; DefaultHubConfig fills them in.
-type HubConfig struct {
-	// QueueSize bounds each connection's send queue; overflowing it closes with 4001.
-	QueueSize int
-	// ReorderTimeout is how long an event ahead of a gap waits before the gap is read from
-	// PostgreSQL; MaxHeld bounds what one conversation may hold meanwhile.
-	ReorderTimeout time.Duration
-	MaxHeld        int
-	// ResumeLimit is the most events replayed per conversation; beyond it the client gets resync.
-	ResumeLimit int
-	// MaxConcurrentResumes caps replays running at once across the node.
-	MaxConcurrentResumes int
-	// ResumeWait is how long live events wait after ready for the client's resume frame.
-	ResumeWait        time.Duration
-	HeartbeatInterval time.Duration
-	PongTimeout       time.Duration
-	WriteTimeout      time.Duration
-	MaxFrameBytes     int64
-	TypingThrottle    time.Duration
-	// TypingRate and TypingBurst limit the typing frames one connection may send; beyond them the
-	// client gets an error frame rate_limited with retry_after_ms. A zero rate is no limit.
-	TypingRate  rate.Limit
-	TypingBurst int
-	// MaxConnsPerUser caps one user's WebSockets on this node; the next one is closed with 4429.
-	MaxConnsPerUser int
-	// OriginPatterns are the browser origins allowed besides the server's own host (path.Match
-	// patterns, e.g. "app.example.com" or "*.example.com").
-	OriginPatterns []string
-	// UnknownConversations bounds the cache of conversations known to have no member on this node.
-	UnknownConversations int
-}
-
-// DefaultHubConfig returns the default limits.
-func DefaultHubConfig() HubConfig {
-	return HubConfig{
-		QueueSize:            256,
-		ReorderTimeout:       100 * time.Millisecond,
-		MaxHeld:              1024,
-		ResumeLimit:          1000,
-		MaxConcurrentResumes: 64,
-		ResumeWait:           time.Second,
-		HeartbeatInterval:    25 * time.Second,
-		PongTimeout:          10 * time.Second,
-		WriteTimeout:         10 * time.Second,
-		MaxFrameBytes:        64 << 10,
-		TypingThrottle:       2 * time.Second,
-		TypingRate:           5,
-		TypingBurst:          10,
-		MaxConnsPerUser:      20,
-		UnknownConversations: 100_000,
-	}
-}
 
 // Subprotocol is the WebSocket subprotocol Parley speaks.
 const Subprotocol = "parley.v1"

@@ -17,37 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisConfig configures the Redis Streams broker.
-type RedisConfig struct {
-	URL string
-	// Namespace prefixes every key and channel, so several deployments (or tests) can share one
-	// Redis.
-	Namespace string
-	// NodeID names this node's consumer group; keep it stable across restarts so a restarted
-	// node re-reads what it had not acknowledged.
-	NodeID string
-	// Shards is the number of streams events are spread over, by conversation.
-	Shards int
-	// MaxLen trims each stream to about this many entries.
-	MaxLen int64
-	// MaxDeliveries moves an entry that keeps failing to the dead-letter stream.
-	MaxDeliveries int64
-	// ClaimIdle is how long an unacknowledged entry waits before it is tried again.
-	ClaimIdle time.Duration
-	// NodeGoneAfter removes the consumer groups of nodes silent for this long.
-	NodeGoneAfter time.Duration
-	// Block is how long one read waits for new entries.
-	Block time.Duration
-}
-
-// DefaultRedisConfig returns the defaults for a URL and node.
-func DefaultRedisConfig(url, nodeID string) RedisConfig {
-	return RedisConfig{
-		URL: url, Namespace: "parley", NodeID: nodeID, Shards: 16, MaxLen: 100_000, MaxDeliveries: 5,
-		ClaimIdle: 15 * time.Second, NodeGoneAfter: 10 * time.Minute, Block: time.Second,
-	}
-}
-
 const groupPrefix = "node:"
 
 // RedisBroker publishes events to Redis Streams and reads them back on every node: each node has

@@ -59,8 +59,8 @@ func (c *cluster) node(t *testing.T, id string, options ...func(*Config)) (*Serv
 func (c *cluster) configure(id string) func(*Config) {
 	return func(cfg *Config) {
 		cfg.DatabaseURL = c.dbURL
-		cfg.RedisURL = c.redisURL
-		cfg.NodeID = id
+		cfg.Redis.URL = c.redisURL
+		cfg.Redis.NodeID = id
 		cfg.Redis.Namespace = c.namespace
 		cfg.Redis.Shards = 4
 		cfg.Redis.Block = 200 * time.Millisecond

@@ -16,10 +16,8 @@ func (s *Server) startRealtime(ctx context.Context) error {
 	metrics := realtime.NewMetrics(s.registry)
 	var broker realtime.Broker
 	local := realtime.NewLocalBroker()
-	if s.cfg.RedisURL != "" {
-		cfg := s.cfg.Redis
-		cfg.URL, cfg.NodeID = s.cfg.RedisURL, s.cfg.NodeID
-		rb, err := realtime.NewRedisBroker(ctx, cfg, metrics, s.logger)
+	if s.cfg.Redis.URL != "" {
+		rb, err := realtime.NewRedisBroker(ctx, s.cfg.Redis, metrics, s.logger)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -22,73 +21,6 @@ import (
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/realtime"
 )
-
-// Config is everything a Server needs; DefaultConfig fills in the limits.
-type Config struct {
-	DatabaseURL string
-	Auth        AuthConfig
-	// Migrate applies pending migrations when the server starts.
-	Migrate bool
-
-	MaxBodyBytes      int64
-	MaxHeaderBytes    int
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	ShutdownTimeout   time.Duration
-	DBMaxConns        int32
-	// Limits are the request rates allowed, per user or client address; across nodes when
-	// Redis is configured.
-	Limits Limits
-	// ClientAddrHeader is the header a trusted proxy in front of Parley sets to the client's
-	// address (X-Forwarded-For, say); empty limits handshakes by the TCP peer.
-	ClientAddrHeader string
-	// MaxMembers caps the members of one conversation.
-	MaxMembers int
-
-	// RedisURL, when set, makes Redis Streams the bus between nodes; empty is one node with the
-	// in-process broker.
-	RedisURL string
-	// NodeID names this node in Redis; keep it stable across restarts.
-	NodeID     string
-	Redis      realtime.RedisConfig
-	Hub        realtime.HubConfig
-	Dispatcher realtime.DispatcherConfig
-}
-
-// DefaultDatabaseURL is a local PostgreSQL, as on a developer's machine.
-const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/parley?sslmode=disable"
-
-// DefaultConfig returns the defaults of every limit.
-func DefaultConfig() Config {
-	return Config{
-		DatabaseURL:       DefaultDatabaseURL,
-		Migrate:           true,
-		MaxBodyBytes:      64 << 10,
-		MaxHeaderBytes:    16 << 10,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ShutdownTimeout:   15 * time.Second,
-		DBMaxConns:        20,
-		Limits:            DefaultLimits(),
-		MaxMembers:        1000,
-		NodeID:            defaultNodeID(),
-		Redis:             realtime.DefaultRedisConfig("", ""),
-		Hub:               realtime.DefaultHubConfig(),
-		Dispatcher:        realtime.DefaultDispatcherConfig(),
-	}
-}
-
-// defaultNodeID is the host name: stable across restarts of the same machine or pod.
-func defaultNodeID() string {
-	if host, err := os.Hostname(); err == nil && host != "" {
-		return host
-	}
-	return "parley"
-}
 
 // Server owns the pool, the authenticator and the metrics registry. Build it with New, serve with
 // Serve (or mount Handler), and Close it once.

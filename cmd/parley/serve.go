@@ -68,8 +68,8 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", defaults.ShutdownTimeout, "how long shutdown waits for in-flight requests")
 	var maxConns int
 	fs.IntVar(&maxConns, "db-max-conns", int(defaults.DBMaxConns), "PostgreSQL connections in the pool")
-	fs.StringVar(&cfg.RedisURL, "redis-url", "", "Redis URL; when set, Redis Streams carry events between nodes (empty: one node, in-process)")
-	fs.StringVar(&cfg.NodeID, "node-id", defaults.NodeID, "this node's name in Redis; keep it stable across restarts (default: the host name)")
+	fs.StringVar(&cfg.Redis.URL, "redis-url", "", "Redis URL; when set, Redis Streams carry events between nodes (empty: one node, in-process)")
+	fs.StringVar(&cfg.Redis.NodeID, "node-id", defaults.Redis.NodeID, "this node's name in Redis; keep it stable across restarts (default: the host name)")
 	fs.IntVar(&cfg.Redis.Shards, "shards", defaults.Redis.Shards, "Redis streams events are spread over, by conversation; the same on every node")
 	fs.StringVar(&cfg.Redis.Namespace, "redis-namespace", defaults.Redis.Namespace, "prefix of every Redis key and channel")
 	fs.DurationVar(&cfg.Redis.NodeGoneAfter, "node-gone-after", defaults.Redis.NodeGoneAfter, "remove the stream groups of nodes silent this long")

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"os"
+	"time"
+
+	"github.com/parleyhq/parley/realtime"
+)
+
+// Config is everything a Server needs; DefaultConfig fills in the limits.
+type Config struct {
+	DatabaseURL string
+	Auth        AuthConfig
+	// Migrate applies pending migrations when the server starts.
+	Migrate bool
+
+	MaxBodyBytes      int64
+	MaxHeaderBytes    int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	DBMaxConns        int32
+	// Limits are the request rates allowed, per user or client address; across nodes when
+	// Redis is configured.
+	Limits Limits
+	// ClientAddrHeader is the header a trusted proxy in front of Parley sets to the client's
+	// address (X-Forwarded-For, say); empty limits handshakes by the TCP peer.
+	ClientAddrHeader string
+	// MaxMembers caps the members of one conversation.
+	MaxMembers int
+
+	// Redis configures the bus between nodes: with Redis.URL set, Redis Streams carry events
+	// between nodes; empty is one node with the in-process broker.
+	Redis      realtime.RedisConfig
+	Hub        realtime.HubConfig
+	Dispatcher realtime.DispatcherConfig
+}
+
+// DefaultDatabaseURL is a local PostgreSQL, as on a developer's machine.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/parley?sslmode=disable"
+
+// DefaultConfig returns the defaults of every limit.
+func DefaultConfig() Config {
+	return Config{
+		DatabaseURL:       DefaultDatabaseURL,
+		Migrate:           true,
+		MaxBodyBytes:      64 << 10,
+		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   15 * time.Second,
+		DBMaxConns:        20,
+		Limits:            DefaultLimits(),
+		MaxMembers:        1000,
+		Redis:             realtime.DefaultRedisConfig("", defaultNodeID()),
+		Hub:               realtime.DefaultHubConfig(),
+		Dispatcher:        realtime.DefaultDispatcherConfig(),
+	}
+}
+
+// defaultNodeID is the host name: stable across restarts of the same machine or pod.
+func defaultNodeID() string {
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return host
+	}
+	return "parley"
+}
