@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -47,22 +45,4 @@ func (s *Server) startRealtime(ctx context.Context) error {
 	}, broker, metrics, s.logger)
 	s.signals = broker
 	return s.dispatcher.Start(ctx)
-}
-
-// upgradeWebSocket hands authenticated, validated WebSocket handshakes to the hub, which hijacks
-// the connection (a strict handler cannot). Any other request to the route goes on to
-// ConnectWebSocket, which explains.
-func (s *Server) upgradeWebSocket(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := IdentityFrom(r.Context())
-		if r.URL.Path != webSocketPath || !ok || !isWebSocketHandshake(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		s.hub.Serve(w, r, id.UserID, id.ExpiresAt)
-	})
-}
-
-func isWebSocketHandshake(r *http.Request) bool {
-	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }

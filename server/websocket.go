@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"net/http"
+	"strings"
 
 	"github.com/parleyhq/parley/gen/api"
 )
@@ -14,4 +16,22 @@ const webSocketPath = "/v1/ws"
 func (h *Handlers) ConnectWebSocket(context.Context, api.ConnectWebSocketRequestObject) (api.ConnectWebSocketResponseObject, error) {
 	return api.ConnectWebSocket400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody(
 		"websocket_required", "This route is a WebSocket handshake (Upgrade: websocket, subprotocol parley.v1).")}, nil
+}
+
+// upgradeWebSocket hands authenticated, validated WebSocket handshakes to the hub, which hijacks
+// the connection (a strict handler cannot). Any other request to the route goes on to
+// ConnectWebSocket, which explains.
+func (s *Server) upgradeWebSocket(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := IdentityFrom(r.Context())
+		if r.URL.Path != webSocketPath || !ok || !isWebSocketHandshake(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.hub.Serve(w, r, id.UserID, id.ExpiresAt)
+	})
+}
+
+func isWebSocketHandshake(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
