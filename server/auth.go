@@ -220,21 +220,3 @@ func bearerToken(r *http.Request) (string, bool) {
 	token = strings.TrimSpace(token)
 	return token, token != ""
 }
-
-// IssueToken signs an HS256 token for a user; `parley token` uses it in development.
-func IssueToken(secret []byte, userID, issuer, audience string, ttl time.Duration) (string, error) {
-	if !userIDPattern.MatchString(userID) {
-		return "", fmt.Errorf("user id %q: want 1-128 of [A-Za-z0-9._:@-]", userID)
-	}
-	now := time.Now()
-	claims := jwt.RegisteredClaims{
-		Subject:   userID,
-		Issuer:    issuer,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-	}
-	if audience != "" {
-		claims.Audience = jwt.ClaimStrings{audience}
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
-}

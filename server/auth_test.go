@@ -20,6 +20,8 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/devtoken"
 )
 
 func claimsFor(user string) jwt.RegisteredClaims {
@@ -59,7 +61,7 @@ func TestHS256Tokens(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "alice", id.UserID)
 
-	minted, err := IssueToken(secret, "bob", "https://id.example", "parley", time.Minute)
+	minted, err := devtoken.Issue(secret, "bob", "https://id.example", "parley", time.Minute)
 	require.NoError(t, err)
 	id, err = auth.Authenticate(minted)
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
 )
 
@@ -142,9 +143,9 @@ func TestEveryProtectedOperationNeedsAToken(t *testing.T) {
 	s := newTestServer(t)
 	spec, err := api.GetSwagger()
 	require.NoError(t, err)
-	forged, err := IssueToken([]byte("not-the-server-secret-not-the-server"), "alice", "", "", time.Hour)
+	forged, err := devtoken.Issue([]byte("not-the-server-secret-not-the-server"), "alice", "", "", time.Hour)
 	require.NoError(t, err)
-	expired, err := IssueToken([]byte(testSecret), "alice", "", "", -time.Hour)
+	expired, err := devtoken.Issue([]byte(testSecret), "alice", "", "", -time.Hour)
 	require.NoError(t, err)
 	fill := strings.NewReplacer("{conversation_id}", uuid.NewString(), "{seq}", "1", "{user_id}", "bob")
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
 )
 
@@ -22,9 +23,9 @@ func TestBadInputGetsProblemNeverServerError(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t)
 	alice := tokenFor(t, "alice")
-	expired, err := IssueToken([]byte(testSecret), "alice", "", "", -time.Hour)
+	expired, err := devtoken.Issue([]byte(testSecret), "alice", "", "", -time.Hour)
 	require.NoError(t, err)
-	forged, err := IssueToken([]byte("not-the-server-secret-not-the-server"), "alice", "", "", time.Hour)
+	forged, err := devtoken.Issue([]byte("not-the-server-secret-not-the-server"), "alice", "", "", time.Hour)
 	require.NoError(t, err)
 
 	do := func(method, path, contentType string, body []byte, token string) *httptest.ResponseRecorder {

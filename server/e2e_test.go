@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/server/servertest"
@@ -88,7 +89,7 @@ func clientAs(t *testing.T, baseURL string, transport *specCheckingTransport, us
 	var token string
 	if user != "" {
 		var err error
-		token, err = server.IssueToken([]byte(e2eSecret), user, "", "", time.Hour)
+		token, err = devtoken.Issue([]byte(e2eSecret), user, "", "", time.Hour)
 		require.NoError(t, err)
 	}
 	client, err := api.NewClientWithResponses(baseURL,

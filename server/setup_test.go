@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/db/dbtest"
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
 )
 
@@ -140,7 +141,7 @@ func withoutRateLimits(cfg *Config) { cfg.Limits = Limits{} }
 
 func tokenFor(t testing.TB, user string) string {
 	t.Helper()
-	token, err := IssueToken([]byte(testSecret), user, "", "", time.Hour)
+	token, err := devtoken.Issue([]byte(testSecret), user, "", "", time.Hour)
 	require.NoError(t, err)
 	return token
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
 )
 
@@ -280,7 +281,7 @@ func TestWebSocketClosesWithReason(t *testing.T) {
 		t.Parallel()
 		s := newTestServer(t)
 		base := serveTest(t, s)
-		token, err := IssueToken([]byte(testSecret), "alice", "", "", 1500*time.Millisecond)
+		token, err := devtoken.Issue([]byte(testSecret), "alice", "", "", 1500*time.Millisecond)
 		require.NoError(t, err)
 		c := dialWS(t, base, token)
 		require.Equal(t, websocket.StatusCode(4401), c.waitClosed(10*time.Second))

@@ -18,8 +18,8 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
-	"github.com/parleyhq/parley/server"
 )
 
 // bench is one run of `parley bench`.
@@ -100,7 +100,7 @@ func newBench(cfg benchConfig, stdout, stderr io.Writer) (*bench, error) {
 	ttl := 2*max(benchMaxDuration, cfg.duration) + cfg.warmup + cfg.drain + time.Hour
 	b.tokens = make([]string, users)
 	for k := range users {
-		token, err := server.IssueToken(cfg.secret, cfg.userID(k), cfg.issuer, cfg.audience, ttl)
+		token, err := devtoken.Issue(cfg.secret, cfg.userID(k), cfg.issuer, cfg.audience, ttl)
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/parleyhq/parley/db/migrations"
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/server"
 )
 
@@ -91,8 +92,13 @@ func migrateCommand(stdout, stderr io.Writer) *ffcli.Command {
 
 func tokenCommand(stdout io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("parley token", flag.ContinueOnError)
-	var auth authFlags
-	auth.register(fs)
+	secret := fs.String("jwt-secret", "", "HS256 secret the server verifies (its --jwt-secret); without it, the local development secret")
+	issuer := fs.String("jwt-issuer", "", "token issuer (iss), when the server requires one")
+	audience := fs.String("jwt-audience", "", "token audience (aud), when the server requires one")
+	// --jwks-url is read so that a JWKS setup in the environment is refused rather than answered
+	// with a token the server would not accept; --dev so that serve's flags work here unchanged.
+	jwksURL := fs.String("jwks-url", "", "set when the server verifies with a JWKS: then its tokens come from the identity provider")
+	fs.Bool("dev", false, "no effect: without --jwt-secret, token always signs with the local development secret")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
 	return &ffcli.Command{
 		Name:       "token",
@@ -107,15 +113,17 @@ func tokenCommand(stdout io.Writer) *ffcli.Command {
 			if len(args) != 1 {
 				return errors.New("usage: parley token [flags] <user-id>")
 			}
-			auth.dev = true
-			cfg, err := auth.config()
-			if err != nil {
-				return err
+			key := []byte(*secret)
+			if *secret == "" {
+				if *jwksURL != "" {
+					return errors.New("tokens for a JWKS setup come from your identity provider; 'parley token' signs with a secret")
+				}
+				var err error
+				if key, err = devtoken.LocalSecret(); err != nil {
+					return err
+				}
 			}
-			if cfg.JWKSURL != "" && auth.secret == "" {
-				return errors.New("tokens for a JWKS setup come from your identity provider; 'parley token' signs with a secret")
-			}
-			token, err := server.IssueToken(cfg.Secret, args[0], cfg.Issuer, cfg.Audience, *ttl)
+			token, err := devtoken.Issue(key, args[0], *issuer, *audience, *ttl)
 			if err != nil {
 				return err
 			}

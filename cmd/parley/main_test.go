@@ -56,6 +56,20 @@ func TestTokenUsesSecretFromEnvironment(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestTokenRefusesAJWKSSetup(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("PARLEY_JWT_SECRET", "")
+	t.Setenv("PARLEY_JWKS_URL", "https://id.example/.well-known/jwks.json")
+	_, err := runParley(t, "token", "alice")
+	require.ErrorContains(t, err, "identity provider")
+
+	out, _ := runParley(t, "token", "--help")
+	for _, flag := range []string{"-jwt-secret", "-jwt-issuer", "-jwt-audience", "-jwks-url", "-dev", "-ttl"} {
+		require.Contains(t, out, flag)
+	}
+	require.NotContains(t, out, "-database-url", "token shows its own flags only")
+}
+
 func TestServeRefusesToStartWithoutAuth(t *testing.T) {
 	t.Setenv("PARLEY_JWT_SECRET", "")
 	t.Setenv("PARLEY_JWKS_URL", "")

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/db/migrations"
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/server"
 )
 
@@ -39,7 +40,7 @@ func (a *authFlags) config() (server.AuthConfig, error) {
 	if !a.dev {
 		return cfg, errors.New("no token verification configured: set --jwks-url (PARLEY_JWKS_URL) or --jwt-secret (PARLEY_JWT_SECRET), or pass --dev on a development machine")
 	}
-	secret, err := devSecret()
+	secret, err := devtoken.LocalSecret()
 	if err != nil {
 		return cfg, err
 	}
