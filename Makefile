@@ -4,7 +4,7 @@
 GO ?= go
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test vet fmt-check generate check-generated build fmt soak fuzz faults
+.PHONY: run test vet fmt-check generate check-generated build bench fmt soak fuzz faults
 
 ## run: the server in development mode (creates and migrates the database when missing)
 run:
@@ -51,6 +51,10 @@ check-generated: generate
 build:
 	$(GO) build -o bin/parley ./cmd/parley
 
+## bench: the load tool, bin/parley-bench (see BENCHMARKS.md)
+bench:
+	$(GO) build -o bin/parley-bench ./cmd/parley-bench
+
 SOAK_CONNS ?= 200
 SOAK_CONVS ?= 20
 SOAK_RATE ?= 50
@@ -62,10 +66,11 @@ SOAK_REDIS ?= 0
 
 ## soak: a server with rate limits off on database parley_soak (SOAK_REDIS=1: with Redis), held
 ## under steady load; prints its RSS, goroutines, fds and outbox backlog, and whether they stay flat
-soak: build
+soak: build bench
 	SOAK_CONNS=$(SOAK_CONNS) SOAK_CONVS=$(SOAK_CONVS) SOAK_RATE=$(SOAK_RATE) \
 	SOAK_DURATION=$(SOAK_DURATION) SOAK_WARMUP=$(SOAK_WARMUP) SOAK_INTERVAL=$(SOAK_INTERVAL) \
-	SOAK_ADDR=$(SOAK_ADDR) SOAK_REDIS=$(SOAK_REDIS) SOAK_BIN=bin/parley bash scripts/soak
+	SOAK_ADDR=$(SOAK_ADDR) SOAK_REDIS=$(SOAK_REDIS) SOAK_BIN=bin/parley SOAK_BENCH_BIN=bin/parley-bench \
+	bash scripts/soak
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go' | grep -v '^gen/')

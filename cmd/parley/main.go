@@ -1,5 +1,5 @@
-// Command parley runs the Parley messaging backend: `serve`, `migrate`, `token`, `version`, and
-// `bench`, the load tool.
+// Command parley runs the Parley messaging backend: `serve`, `migrate`, `token` and `version`.
+// The load tool is a binary of its own, parley-bench.
 // Every flag can also be set through the environment as PARLEY_<FLAG> (dashes become
 // underscores, e.g. --database-url is PARLEY_DATABASE_URL).
 package main
@@ -45,7 +45,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			migrateCommand(stdout, stderr),
 			tokenCommand(stdout),
 			versionCommand(stdout),
-			benchCommand(stdout, stderr),
 		},
 		Exec: func(context.Context, []string) error { return flag.ErrHelp },
 	}

@@ -876,25 +876,35 @@ type ClientInterface interface {
 
 	// GetHealth Liveness
 	//
+	// Answers while the process can serve HTTP; checks no dependency.
+	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMetrics Prometheus metrics of this server
+	//
+	// The Prometheus text exposition of this server's own registry.
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOpenAPIDocument This document, as JSON
 	//
+	// `api/openapi.yaml` itself, as JSON: the same operation ids and examples.
+	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPIDocument` operationId).
 	GetOpenAPIDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetReadiness Readiness, with the state of each dependency
 	//
+	// 503 while PostgreSQL is out of reach; Redis being down only degrades the node.
+	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListConversations The caller's conversations, most recent activity first
+	//
+	// Each item carries the caller's read position, unread count and the latest message. Page with `cursor`.
 	//
 	// Corresponds with GET /v1/conversations (the `ListConversations` operationId).
 	ListConversations(ctx context.Context, params *ListConversationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -923,10 +933,14 @@ type ClientInterface interface {
 
 	// GetConversation One conversation
 	//
+	// The conversation, if the caller is a member of it.
+	//
 	// Corresponds with GET /v1/conversations/{conversation_id} (the `GetConversation` operationId).
 	GetConversation(ctx context.Context, conversationId ConversationID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateConversationWithBody Rename a group conversation (owner or admin)
+	//
+	// Sets the title of a group conversation and records a `conversation.updated` event. Direct conversations have no title.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -934,6 +948,8 @@ type ClientInterface interface {
 	UpdateConversationWithBody(ctx context.Context, conversationId ConversationID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateConversation Rename a group conversation (owner or admin)
+	//
+	// Sets the title of a group conversation and records a `conversation.updated` event. Direct conversations have no title.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -949,10 +965,14 @@ type ClientInterface interface {
 
 	// ListMembers The members of a conversation
 	//
+	// Every member of the conversation with their role and read position.
+	//
 	// Corresponds with GET /v1/conversations/{conversation_id}/members (the `ListMembers` operationId).
 	ListMembers(ctx context.Context, conversationId ConversationID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddMemberWithBody Add a member to a group conversation (owner or admin)
+	//
+	// Adds a user to a group conversation and records a `member.added` event; the new member's WebSockets start receiving its events.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -960,6 +980,8 @@ type ClientInterface interface {
 	AddMemberWithBody(ctx context.Context, conversationId ConversationID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddMember Add a member to a group conversation (owner or admin)
+	//
+	// Adds a user to a group conversation and records a `member.added` event; the new member's WebSockets start receiving its events.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1014,12 +1036,16 @@ type ClientInterface interface {
 
 	// EditMessageWithBody Edit a message (sender only)
 	//
+	// Replaces the body of the caller's own message and records a `message.updated` event. A deleted message cannot be edited.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /v1/conversations/{conversation_id}/messages/{seq} (the `EditMessage` operationId).
 	EditMessageWithBody(ctx context.Context, conversationId ConversationID, seq Seq, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EditMessage Edit a message (sender only)
+	//
+	// Replaces the body of the caller's own message and records a `message.updated` event. A deleted message cannot be edited.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1046,6 +1072,8 @@ type ClientInterface interface {
 
 	// GetMe Who the caller is
 	//
+	// The user id the bearer token names; a cheap way to check a token.
+	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1067,6 +1095,8 @@ type ClientInterface interface {
 
 // GetHealth Liveness
 //
+// Answers while the process can serve HTTP; checks no dependency.
+//
 // Corresponds with GET /healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
@@ -1081,6 +1111,8 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 }
 
 // GetMetrics Prometheus metrics of this server
+//
+// The Prometheus text exposition of this server's own registry.
 //
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1097,6 +1129,8 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // GetOpenAPIDocument This document, as JSON
 //
+// `api/openapi.yaml` itself, as JSON: the same operation ids and examples.
+//
 // Corresponds with GET /openapi.json (the `GetOpenAPIDocument` operationId).
 func (c *Client) GetOpenAPIDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOpenAPIDocumentRequest(c.Server)
@@ -1112,6 +1146,8 @@ func (c *Client) GetOpenAPIDocument(ctx context.Context, reqEditors ...RequestEd
 
 // GetReadiness Readiness, with the state of each dependency
 //
+// 503 while PostgreSQL is out of reach; Redis being down only degrades the node.
+//
 // Corresponds with GET /readyz (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadinessRequest(c.Server)
@@ -1126,6 +1162,8 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 }
 
 // ListConversations The caller's conversations, most recent activity first
+//
+// Each item carries the caller's read position, unread count and the latest message. Page with `cursor`.
 //
 // Corresponds with GET /v1/conversations (the `ListConversations` operationId).
 func (c *Client) ListConversations(ctx context.Context, params *ListConversationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1184,6 +1222,8 @@ func (c *Client) CreateConversation(ctx context.Context, body CreateConversation
 
 // GetConversation One conversation
 //
+// The conversation, if the caller is a member of it.
+//
 // Corresponds with GET /v1/conversations/{conversation_id} (the `GetConversation` operationId).
 func (c *Client) GetConversation(ctx context.Context, conversationId ConversationID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetConversationRequest(c.Server, conversationId)
@@ -1198,6 +1238,8 @@ func (c *Client) GetConversation(ctx context.Context, conversationId Conversatio
 }
 
 // UpdateConversationWithBody Rename a group conversation (owner or admin)
+//
+// Sets the title of a group conversation and records a `conversation.updated` event. Direct conversations have no title.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1215,6 +1257,8 @@ func (c *Client) UpdateConversationWithBody(ctx context.Context, conversationId 
 }
 
 // UpdateConversation Rename a group conversation (owner or admin)
+//
+// Sets the title of a group conversation and records a `conversation.updated` event. Direct conversations have no title.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1250,6 +1294,8 @@ func (c *Client) ListEvents(ctx context.Context, conversationId ConversationID, 
 
 // ListMembers The members of a conversation
 //
+// Every member of the conversation with their role and read position.
+//
 // Corresponds with GET /v1/conversations/{conversation_id}/members (the `ListMembers` operationId).
 func (c *Client) ListMembers(ctx context.Context, conversationId ConversationID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListMembersRequest(c.Server, conversationId)
@@ -1264,6 +1310,8 @@ func (c *Client) ListMembers(ctx context.Context, conversationId ConversationID,
 }
 
 // AddMemberWithBody Add a member to a group conversation (owner or admin)
+//
+// Adds a user to a group conversation and records a `member.added` event; the new member's WebSockets start receiving its events.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1281,6 +1329,8 @@ func (c *Client) AddMemberWithBody(ctx context.Context, conversationId Conversat
 }
 
 // AddMember Add a member to a group conversation (owner or admin)
+//
+// Adds a user to a group conversation and records a `member.added` event; the new member's WebSockets start receiving its events.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1395,6 +1445,8 @@ func (c *Client) DeleteMessage(ctx context.Context, conversationId ConversationI
 
 // EditMessageWithBody Edit a message (sender only)
 //
+// Replaces the body of the caller's own message and records a `message.updated` event. A deleted message cannot be edited.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /v1/conversations/{conversation_id}/messages/{seq} (the `EditMessage` operationId).
@@ -1411,6 +1463,8 @@ func (c *Client) EditMessageWithBody(ctx context.Context, conversationId Convers
 }
 
 // EditMessage Edit a message (sender only)
+//
+// Replaces the body of the caller's own message and records a `message.updated` event. A deleted message cannot be edited.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1466,6 +1520,8 @@ func (c *Client) MarkRead(ctx context.Context, conversationId ConversationID, bo
 }
 
 // GetMe Who the caller is
+//
+// The user id the bearer token names; a cheap way to check a token.
 //
 // Corresponds with GET /v1/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2396,12 +2452,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Liveness
 	//
+	// Answers while the process can serve HTTP; checks no dependency.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
 	// GetMetricsWithResponse Prometheus metrics of this server
+	//
+	// The Prometheus text exposition of this server's own registry.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2410,6 +2470,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetOpenAPIDocumentWithResponse This document, as JSON
 	//
+	// `api/openapi.yaml` itself, as JSON: the same operation ids and examples.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPIDocument` operationId).
@@ -2417,12 +2479,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetReadinessWithResponse Readiness, with the state of each dependency
 	//
+	// 503 while PostgreSQL is out of reach; Redis being down only degrades the node.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 
 	// ListConversationsWithResponse The caller's conversations, most recent activity first
+	//
+	// Each item carries the caller's read position, unread count and the latest message. Page with `cursor`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2453,6 +2519,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationWithResponse One conversation
 	//
+	// The conversation, if the caller is a member of it.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/conversations/{conversation_id} (the `GetConversation` operationId).
@@ -2460,12 +2528,16 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateConversationWithBodyWithResponse Rename a group conversation (owner or admin)
 	//
+	// Sets the title of a group conversation and records a `conversation.updated` event. Direct conversations have no title.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/conversations/{conversation_id} (the `UpdateConversation` operationId).
 	UpdateConversationWithBodyWithResponse(ctx context.Context, conversationId ConversationID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateConversationResponse, error)
 
 	// UpdateConversationWithResponse Rename a group conversation (owner or admin)
+	//
+	// Sets the title of a group conversation and records a `conversation.updated` event. Direct conversations have no title.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2483,6 +2555,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListMembersWithResponse The members of a conversation
 	//
+	// Every member of the conversation with their role and read position.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/conversations/{conversation_id}/members (the `ListMembers` operationId).
@@ -2490,12 +2564,16 @@ type ClientWithResponsesInterface interface {
 
 	// AddMemberWithBodyWithResponse Add a member to a group conversation (owner or admin)
 	//
+	// Adds a user to a group conversation and records a `member.added` event; the new member's WebSockets start receiving its events.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/conversations/{conversation_id}/members (the `AddMember` operationId).
 	AddMemberWithBodyWithResponse(ctx context.Context, conversationId ConversationID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddMemberResponse, error)
 
 	// AddMemberWithResponse Add a member to a group conversation (owner or admin)
+	//
+	// Adds a user to a group conversation and records a `member.added` event; the new member's WebSockets start receiving its events.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2556,12 +2634,16 @@ type ClientWithResponsesInterface interface {
 
 	// EditMessageWithBodyWithResponse Edit a message (sender only)
 	//
+	// Replaces the body of the caller's own message and records a `message.updated` event. A deleted message cannot be edited.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/conversations/{conversation_id}/messages/{seq} (the `EditMessage` operationId).
 	EditMessageWithBodyWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EditMessageResponse, error)
 
 	// EditMessageWithResponse Edit a message (sender only)
+	//
+	// Replaces the body of the caller's own message and records a `message.updated` event. A deleted message cannot be edited.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2587,6 +2669,8 @@ type ClientWithResponsesInterface interface {
 	MarkReadWithResponse(ctx context.Context, conversationId ConversationID, body MarkReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkReadResponse, error)
 
 	// GetMeWithResponse Who the caller is
+	//
+	// The user id the bearer token names; a cheap way to check a token.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2815,14 +2899,6 @@ type ListConversationsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-// ListConversationsResponse429Headers the declared response headers of an HTTP 429 response for ListConversations
-type ListConversationsResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
-}
-
 // ListConversationsResponse503Headers the declared response headers of an HTTP 503 response for ListConversations
 type ListConversationsResponse503Headers struct {
 	RetryAfter *int
@@ -2837,16 +2913,12 @@ type ListConversationsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
-	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListConversationsResponse401Headers
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *ListConversationsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListConversationsResponse503Headers
 }
@@ -2864,11 +2936,6 @@ func (r ListConversationsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListConversationsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
-}
-
-// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r ListConversationsResponse) GetApplicationproblemJSON429() *TooManyRequests {
-	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -3036,14 +3103,6 @@ type GetConversationResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-// GetConversationResponse429Headers the declared response headers of an HTTP 429 response for GetConversation
-type GetConversationResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
-}
-
 // GetConversationResponse503Headers the declared response headers of an HTTP 503 response for GetConversation
 type GetConversationResponse503Headers struct {
 	RetryAfter *int
@@ -3060,16 +3119,12 @@ type GetConversationResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
-	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetConversationResponse401Headers
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *GetConversationResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetConversationResponse503Headers
 }
@@ -3092,11 +3147,6 @@ func (r GetConversationResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetConversationResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
-}
-
-// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r GetConversationResponse) GetApplicationproblemJSON429() *TooManyRequests {
-	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -3271,14 +3321,6 @@ type ListEventsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-// ListEventsResponse429Headers the declared response headers of an HTTP 429 response for ListEvents
-type ListEventsResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
-}
-
 // ListEventsResponse503Headers the declared response headers of an HTTP 503 response for ListEvents
 type ListEventsResponse503Headers struct {
 	RetryAfter *int
@@ -3295,16 +3337,12 @@ type ListEventsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
-	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListEventsResponse401Headers
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *ListEventsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListEventsResponse503Headers
 }
@@ -3327,11 +3365,6 @@ func (r ListEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListEventsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
-}
-
-// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r ListEventsResponse) GetApplicationproblemJSON429() *TooManyRequests {
-	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -3378,14 +3411,6 @@ type ListMembersResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-// ListMembersResponse429Headers the declared response headers of an HTTP 429 response for ListMembers
-type ListMembersResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
-}
-
 // ListMembersResponse503Headers the declared response headers of an HTTP 503 response for ListMembers
 type ListMembersResponse503Headers struct {
 	RetryAfter *int
@@ -3402,16 +3427,12 @@ type ListMembersResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
-	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListMembersResponse401Headers
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *ListMembersResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListMembersResponse503Headers
 }
@@ -3434,11 +3455,6 @@ func (r ListMembersResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListMembersResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
-}
-
-// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r ListMembersResponse) GetApplicationproblemJSON429() *TooManyRequests {
-	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -3727,14 +3743,6 @@ type ListMessagesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-// ListMessagesResponse429Headers the declared response headers of an HTTP 429 response for ListMessages
-type ListMessagesResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
-}
-
 // ListMessagesResponse503Headers the declared response headers of an HTTP 503 response for ListMessages
 type ListMessagesResponse503Headers struct {
 	RetryAfter *int
@@ -3751,16 +3759,12 @@ type ListMessagesResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
-	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListMessagesResponse401Headers
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *ListMessagesResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListMessagesResponse503Headers
 }
@@ -3783,11 +3787,6 @@ func (r ListMessagesResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListMessagesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
-}
-
-// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r ListMessagesResponse) GetApplicationproblemJSON429() *TooManyRequests {
-	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -4325,14 +4324,6 @@ type GetMeResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-// GetMeResponse429Headers the declared response headers of an HTTP 429 response for GetMe
-type GetMeResponse429Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
-}
-
 type GetMeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4340,14 +4331,10 @@ type GetMeResponse struct {
 	JSON200 *Me
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
-	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMeResponse401Headers
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *GetMeResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4358,11 +4345,6 @@ func (r GetMeResponse) GetJSON200() *Me {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetMeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
-}
-
-// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r GetMeResponse) GetApplicationproblemJSON429() *TooManyRequests {
-	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -4501,6 +4483,8 @@ func (r ConnectWebSocketResponse) ContentType() string {
 
 // GetHealthWithResponse Liveness
 //
+// Answers while the process can serve HTTP; checks no dependency.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /healthz (the `GetHealth` operationId).
@@ -4513,6 +4497,8 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 }
 
 // GetMetricsWithResponse Prometheus metrics of this server
+//
+// The Prometheus text exposition of this server's own registry.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4527,6 +4513,8 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 
 // GetOpenAPIDocumentWithResponse This document, as JSON
 //
+// `api/openapi.yaml` itself, as JSON: the same operation ids and examples.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /openapi.json (the `GetOpenAPIDocument` operationId).
@@ -4540,6 +4528,8 @@ func (c *ClientWithResponses) GetOpenAPIDocumentWithResponse(ctx context.Context
 
 // GetReadinessWithResponse Readiness, with the state of each dependency
 //
+// 503 while PostgreSQL is out of reach; Redis being down only degrades the node.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /readyz (the `GetReadiness` operationId).
@@ -4552,6 +4542,8 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 }
 
 // ListConversationsWithResponse The caller's conversations, most recent activity first
+//
+// Each item carries the caller's read position, unread count and the latest message. Page with `cursor`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4600,6 +4592,8 @@ func (c *ClientWithResponses) CreateConversationWithResponse(ctx context.Context
 
 // GetConversationWithResponse One conversation
 //
+// The conversation, if the caller is a member of it.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/conversations/{conversation_id} (the `GetConversation` operationId).
@@ -4613,6 +4607,8 @@ func (c *ClientWithResponses) GetConversationWithResponse(ctx context.Context, c
 
 // UpdateConversationWithBodyWithResponse Rename a group conversation (owner or admin)
 //
+// Sets the title of a group conversation and records a `conversation.updated` event. Direct conversations have no title.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/conversations/{conversation_id} (the `UpdateConversation` operationId).
@@ -4625,6 +4621,8 @@ func (c *ClientWithResponses) UpdateConversationWithBodyWithResponse(ctx context
 }
 
 // UpdateConversationWithResponse Rename a group conversation (owner or admin)
+//
+// Sets the title of a group conversation and records a `conversation.updated` event. Direct conversations have no title.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4654,6 +4652,8 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, conver
 
 // ListMembersWithResponse The members of a conversation
 //
+// Every member of the conversation with their role and read position.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/conversations/{conversation_id}/members (the `ListMembers` operationId).
@@ -4667,6 +4667,8 @@ func (c *ClientWithResponses) ListMembersWithResponse(ctx context.Context, conve
 
 // AddMemberWithBodyWithResponse Add a member to a group conversation (owner or admin)
 //
+// Adds a user to a group conversation and records a `member.added` event; the new member's WebSockets start receiving its events.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/conversations/{conversation_id}/members (the `AddMember` operationId).
@@ -4679,6 +4681,8 @@ func (c *ClientWithResponses) AddMemberWithBodyWithResponse(ctx context.Context,
 }
 
 // AddMemberWithResponse Add a member to a group conversation (owner or admin)
+//
+// Adds a user to a group conversation and records a `member.added` event; the new member's WebSockets start receiving its events.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4775,6 +4779,8 @@ func (c *ClientWithResponses) DeleteMessageWithResponse(ctx context.Context, con
 
 // EditMessageWithBodyWithResponse Edit a message (sender only)
 //
+// Replaces the body of the caller's own message and records a `message.updated` event. A deleted message cannot be edited.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/conversations/{conversation_id}/messages/{seq} (the `EditMessage` operationId).
@@ -4787,6 +4793,8 @@ func (c *ClientWithResponses) EditMessageWithBodyWithResponse(ctx context.Contex
 }
 
 // EditMessageWithResponse Edit a message (sender only)
+//
+// Replaces the body of the caller's own message and records a `message.updated` event. A deleted message cannot be edited.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4830,6 +4838,8 @@ func (c *ClientWithResponses) MarkReadWithResponse(ctx context.Context, conversa
 }
 
 // GetMeWithResponse Who the caller is
+//
+// The user id the bearer token names; a cheap way to check a token.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5045,13 +5055,6 @@ func ParseListConversationsResponse(rsp *http.Response) (*ListConversationsRespo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON429 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5079,37 +5082,6 @@ func ParseListConversationsResponse(rsp *http.Response) (*ListConversationsRespo
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 429:
-		var headers ListConversationsResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListConversationsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5303,13 +5275,6 @@ func ParseGetConversationResponse(rsp *http.Response) (*GetConversationResponse,
 		}
 		response.ApplicationproblemJSON404 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON429 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5337,37 +5302,6 @@ func ParseGetConversationResponse(rsp *http.Response) (*GetConversationResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 429:
-		var headers GetConversationResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetConversationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5568,13 +5502,6 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON429 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5602,37 +5529,6 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 429:
-		var headers ListEventsResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5690,13 +5586,6 @@ func ParseListMembersResponse(rsp *http.Response) (*ListMembersResponse, error) 
 		}
 		response.ApplicationproblemJSON404 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON429 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5724,37 +5613,6 @@ func ParseListMembersResponse(rsp *http.Response) (*ListMembersResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 429:
-		var headers ListMembersResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListMembersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6087,13 +5945,6 @@ func ParseListMessagesResponse(rsp *http.Response) (*ListMessagesResponse, error
 		}
 		response.ApplicationproblemJSON404 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON429 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6121,37 +5972,6 @@ func ParseListMessagesResponse(rsp *http.Response) (*ListMessagesResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 429:
-		var headers ListMessagesResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListMessagesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6749,13 +6569,6 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON429 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6776,37 +6589,6 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 429:
-		var headers GetMeResponse429Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitReset = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7851,6 +7633,8 @@ type NotFoundApplicationProblemPlusJSONResponse Problem
 
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
+type RequestHeaderFieldsTooLargeTextResponse string
+
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
 }
@@ -7904,6 +7688,17 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response GetHealth431TextResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type GetHealth500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -7933,6 +7728,17 @@ func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.Respons
 
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetMetrics431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response GetMetrics431TextResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
 
 	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
@@ -7975,6 +7781,17 @@ func (response GetOpenAPIDocument200JSONResponse) VisitGetOpenAPIDocumentRespons
 	return err
 }
 
+type GetOpenAPIDocument431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response GetOpenAPIDocument431TextResponse) VisitGetOpenAPIDocumentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type GetOpenAPIDocument500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -8009,6 +7826,17 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response GetReadiness431TextResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -8109,31 +7937,14 @@ func (response ListConversations401ApplicationProblemPlusJSONResponse) VisitList
 	return err
 }
 
-type ListConversations429ApplicationProblemPlusJSONResponse struct {
-	TooManyRequestsApplicationProblemPlusJSONResponse
-}
+type ListConversations431TextResponse RequestHeaderFieldsTooLargeTextResponse
 
-func (response ListConversations429ApplicationProblemPlusJSONResponse) VisitListConversationsResponse(w http.ResponseWriter) error {
+func (response ListConversations431TextResponse) VisitListConversationsResponse(w http.ResponseWriter) error {
 
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -8303,6 +8114,17 @@ func (response CreateConversation429ApplicationProblemPlusJSONResponse) VisitCre
 	return err
 }
 
+type CreateConversation431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response CreateConversation431TextResponse) VisitCreateConversationResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type CreateConversation500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -8411,31 +8233,14 @@ func (response GetConversation404ApplicationProblemPlusJSONResponse) VisitGetCon
 	return err
 }
 
-type GetConversation429ApplicationProblemPlusJSONResponse struct {
-	TooManyRequestsApplicationProblemPlusJSONResponse
-}
+type GetConversation431TextResponse RequestHeaderFieldsTooLargeTextResponse
 
-func (response GetConversation429ApplicationProblemPlusJSONResponse) VisitGetConversationResponse(w http.ResponseWriter) error {
+func (response GetConversation431TextResponse) VisitGetConversationResponse(w http.ResponseWriter) error {
 
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -8624,6 +8429,17 @@ func (response UpdateConversation429ApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type UpdateConversation431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response UpdateConversation431TextResponse) VisitUpdateConversationResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type UpdateConversation500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -8733,31 +8549,14 @@ func (response ListEvents404ApplicationProblemPlusJSONResponse) VisitListEventsR
 	return err
 }
 
-type ListEvents429ApplicationProblemPlusJSONResponse struct {
-	TooManyRequestsApplicationProblemPlusJSONResponse
-}
+type ListEvents431TextResponse RequestHeaderFieldsTooLargeTextResponse
 
-func (response ListEvents429ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+func (response ListEvents431TextResponse) VisitListEventsResponse(w http.ResponseWriter) error {
 
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -8869,31 +8668,14 @@ func (response ListMembers404ApplicationProblemPlusJSONResponse) VisitListMember
 	return err
 }
 
-type ListMembers429ApplicationProblemPlusJSONResponse struct {
-	TooManyRequestsApplicationProblemPlusJSONResponse
-}
+type ListMembers431TextResponse RequestHeaderFieldsTooLargeTextResponse
 
-func (response ListMembers429ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+func (response ListMembers431TextResponse) VisitListMembersResponse(w http.ResponseWriter) error {
 
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -9098,6 +8880,17 @@ func (response AddMember429ApplicationProblemPlusJSONResponse) VisitAddMemberRes
 	return err
 }
 
+type AddMember431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response AddMember431TextResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type AddMember500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9245,6 +9038,17 @@ func (response RemoveMember429ApplicationProblemPlusJSONResponse) VisitRemoveMem
 	return err
 }
 
+type RemoveMember431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response RemoveMember431TextResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type RemoveMember500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9354,31 +9158,14 @@ func (response ListMessages404ApplicationProblemPlusJSONResponse) VisitListMessa
 	return err
 }
 
-type ListMessages429ApplicationProblemPlusJSONResponse struct {
-	TooManyRequestsApplicationProblemPlusJSONResponse
-}
+type ListMessages431TextResponse RequestHeaderFieldsTooLargeTextResponse
 
-func (response ListMessages429ApplicationProblemPlusJSONResponse) VisitListMessagesResponse(w http.ResponseWriter) error {
+func (response ListMessages431TextResponse) VisitListMessagesResponse(w http.ResponseWriter) error {
 
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -9565,6 +9352,17 @@ func (response SendMessage429ApplicationProblemPlusJSONResponse) VisitSendMessag
 	return err
 }
 
+type SendMessage431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response SendMessage431TextResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type SendMessage500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -9709,6 +9507,17 @@ func (response DeleteMessage429ApplicationProblemPlusJSONResponse) VisitDeleteMe
 	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMessage431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response DeleteMessage431TextResponse) VisitDeleteMessageResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -9914,6 +9723,17 @@ func (response EditMessage429ApplicationProblemPlusJSONResponse) VisitEditMessag
 	return err
 }
 
+type EditMessage431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response EditMessage431TextResponse) VisitEditMessageResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type EditMessage500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10083,6 +9903,17 @@ func (response MarkRead429ApplicationProblemPlusJSONResponse) VisitMarkReadRespo
 	return err
 }
 
+type MarkRead431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response MarkRead431TextResponse) VisitMarkReadResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
 type MarkRead500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -10158,31 +9989,14 @@ func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 	return err
 }
 
-type GetMe429ApplicationProblemPlusJSONResponse struct {
-	TooManyRequestsApplicationProblemPlusJSONResponse
-}
+type GetMe431TextResponse RequestHeaderFieldsTooLargeTextResponse
 
-func (response GetMe429ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+func (response GetMe431TextResponse) VisitGetMeResponse(w http.ResponseWriter) error {
 
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -10294,6 +10108,17 @@ func (response ConnectWebSocket429ApplicationProblemPlusJSONResponse) VisitConne
 	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConnectWebSocket431TextResponse RequestHeaderFieldsTooLargeTextResponse
+
+func (response ConnectWebSocket431TextResponse) VisitConnectWebSocketResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(431)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -10966,111 +10791,120 @@ func (sh *strictHandler) ConnectWebSocket(w http.ResponseWriter, r *http.Request
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D3tcts4kq+C4m1VnF1aljx2Est/zpOZ7GQumUklTqVqY68JkS0RYwqgAdCyxqWq+3UPcPeG+yRXaICf",
-	"oiQq/sjMVqq2dhwRIID+7kZ389YLxTQVHLhW3vDWi4FGIPHP91TDGzZlehf/3/wUgQolSzUT3Bt67+Eq",
-	"A6UVoUkiZhARxomOgYSZlMA1mTEeiVnP8z0VxjCl5g1Txtk0m3rDvu/peQre0GNcwwSkt1j4lTXfw5Qy",
-	"zvhkzboJjPU9L6qg5aAfIBQ8UiTjmiW4ml2FSDNebbcYaDnfPRlrkKsX0oLMKNNkBGMhgWg5Z3xC6IQy",
-	"vtVinz592j3JdAxcs5BqWF7xNAbyPVAJkoQxTRLgEyA771+9JM+eH/af1ldzKygtDV4WZoWUSjoF7UgG",
-	"j/UBrlpOpqnUhJrnRMdMEQVX5uXMPLzKQM493+N0at6Poy4UXNUWHws5pdoe8NmB5286+/cIu9bN/Mij",
-	"ArQb9mKHbbGZQetmXgp+DVJRs4HXP7SjIayMeaIIi8ye4IZO08S8rj9+MabR4Wg3OgpHuwfPjsa7dPDs",
-	"cPd5/8Wz58/3Xxwd9iE/REp1XJ6h+uILFnm+J+EqYxIib6hlBq0HyzIc2US5773MpBKy/QgBhxt9EeKI",
-	"gIgx8koq4ZqJTJGUTmAVnO2cOm3TmzfAJzr2hvv9PoI4//egbWMrpNQ7OgGi2O8rl05wXnXlCMY0S7Q3",
-	"PDTL0huL2XwT6/DcSm4GMlNQik7gCRIbmTEdM06YVjWs1xB+sN+KTEuJHRDYkTI/KpCvf3hn1lja+AnJ",
-	"FEjCIp9QRZgmNE2BSoUyV1wCV09IoLJR0GsnPDN7E8H9RcLYG3r/sVfqoT37VO3ZvVlBI0GlgitAOfM9",
-	"jZwSMP8KBdfA8U+apomRdEzwvVSKUQLTv/2mzGFuS8iaGZGFwzVNWHQh3bt8LwJNWWL4XkTzIXG4J5bK",
-	"SILkR5giB/1+3yBLSmEk3+dbb8wgidxEPDDFZb31r1ic+57SVGfKGx4Y+tJMI7e/tlsj5dYc7jLJhymV",
-	"CcyH7oDD5jEWXeH7zr7AAniZZt37zGanNDGEBRERkrj1jklgzx8QReeKzGIWxgThQCiPyCye9zwr+8YJ",
-	"C7dB1b1uP3TrK2S7mrFgQA+4yVdCjlgUAX/sXYZG6UoDY0qmMB2BJKNMkymdEy40iQSqKNzja65Bcpr8",
-	"aKD+mPs84STjcJNCqCEiY8qSTALZoWSUTZ4eE8s0ilAJuTWmQF6DfKJIIiY+4XANksQgLax/EfqVyHj0",
-	"mEf4RRCVhbGx2EQmQ/ANIesa/A24CxyIcYt0XvjeOzpPBI1OhXhD5QS+Fk0bKWP2nJhNmIPQKtwJDUNI",
-	"taWaDyCvWQgfOb2mLKGj5FE3fUIiSIFHwEPccCRm/NgYtNaaJQnVII36qDoedRO5bWU3eq86FFc/FeIt",
-	"5fPcRXjMoxo3gqAxAVHzRMuu1NpTNYavdoy6vaWc0u7tdH2LGb7swmyFn4+cZjoWkv0Oj83/aLEg31P7",
-	"t2EbnXM+qrQG2trcp3WnXRrvjqyyNBVSQ/QWIkZPUZF/XblhThxUVzWrBT20CN0r0Z+LorcoDyvWFo0i",
-	"ZqbQ5J0UKUjNjE02pokC30srP916UiRQs6c9K12N5cSNSfrZo9GUcWOl2gfnS4a9X1iRXY3FqrX5uZhd",
-	"vlmMfoMQCfllDOHlB2d+3RZ7EpfGEhQzs6+IKSMyo9adVb26poUpgWqILtAU3+/vP9sdDHb3n58O+sO+",
-	"+d8/PL8YM5obpzdhIfpvUXdfL6FKo2s6HOznILwIRWaI6rvSlnxDMx7GpQk5kSJLPd/L0mjlHg9xj4sm",
-	"RqvHqvga5j27mk3Ba4FS9ZjdUGihsNEZrQKgzecynpbzQRu+tdE6ShO4NkbgTj8PBlA+x4jHVqGGJuBv",
-	"N4x2WFnytUbKbGYsJImYhFDX9owxpqZDvAQO7STLOhhXaRYl0aJOCN2w2mCyEjs1dPtVeqktU0FdA36t",
-	"fFrZs3HnzS7rdMk0TOt/dIXBh2w6pXJegs+jUlL8dyWY0RJWkIAIm8XAydRQTw1fZCySRMyOSUqVdZ0V",
-	"CVxgpLcZnniKTaDIt26EcpL8OkY/tOu5vYXfBCKixAUqNoHwrRuWM6EEGuWcuCX7ZBwnF+xTh7NbSJGx",
-	"FFMidAxSuThiUFs5sOrcOCHoOEECzhDbNnJYxUT9cI3NLiPovIGiXNfnqsWytuc7GdyqVJBlqi/5MuXr",
-	"uIpFql06Iiidu6N65KRN7BBOp6AI3NBQJ3MieD7NaNXjuv90xmkyo/OKH0t5hH7syJjFStvgARe6d2Y0",
-	"aydOLTXClN68tjMGFdlX8GohVbtxwikOX5w3baW/G7QoInhiYxdfJlEbNOQEYwUhrZyNwkGtxvLWjNX0",
-	"xIw+TEHWMdwIM992sz2GB4NFyxl+jJh2DPtlRIvRs26i53sztAlqnN8GXYyZvJIYl2xyg3Oa//U//0vC",
-	"hAHXQ0LJ2IwlM6qIhHGmICI7zpDgECLklDbULlLgT3vknRRahCIh10wkVgWc8TARCkhjGgahBv3+C8K4",
-	"0kAjyw4NOwsDlBWL0pNUw4XzLttMoYrcXnomjRd2Ya9Vpi3i4JPZUnWBoVVrWpSeem8juemGrMPgYIuI",
-	"a+cOPHF5jFYcXkObhviVA4kyacx0EsaUT8BsnNZjNyRwb+79NbB2nyIhlXJePAh886dh0XLIGS/GmAdm",
-	"SO2tzqIJ8FUMVP1x0IZZGmqxjTvj165vtpFFzbkXHY3qL7Hxnfu2kXNxVJ1aO1oZG22LwTqaXLcIklWr",
-	"4F6+OLNGgCPZApU1mK2k3G2kT07PSIY+Ydw6MzICuSTC8/iqhBQ30VuiOcgZZyMYWvkYH3Tl4+boBhDa",
-	"zfeYqgtjQ1ek10iIBCgS8XbGfeMcuYnQamH75cord9w04XI54lBeyqxcGlR+cUZoofx7NIqq/5QwFdf4",
-	"Q5tYaTUPXzFIouIGoA5Gdwe1JN5jkGCoCqM/OMgnlBRX9zYkZoNYvTbuzi+zbjeQgF2/GN8G0p+AJjrG",
-	"wMsKuxTvZIzfDjSMK9HjYxLkwZjAqidWBO9Cwcdsksk24k+F0hMJm53CSjAIzxWx7eY0gFGsm79rNTje",
-	"QyqkXsZnWIBp3SZqIF2U94lN4AYRTCSNIAqGeE/A+MTHuyZajdFXY6L5cfLAPdl5b04yzBUo5qi4Gx+R",
-	"6ZG4wfBJPY7mFkXfqbyC2ChO3CnagPaWysv3ULsC3sLE/BIntbk3uGrfWItoe7jo5dtC59ZX/E0wvqX6",
-	"vqsLnwd6153wvRlzb+Fct6ZfOW3zGKth9oYpfdcYUmnLdNAz7VspTKCK92UdIO8nSBLhEw10apQD2gUX",
-	"UzVBwHnPx4Nwnx7Bbn/gtdh4XcPH62LUhy5Gje87Gu3DUfjdi93D0YDuHoz7sHtEXzzbHYz74SHsw3M6",
-	"GKBxxCOH2yKc7aLTi1WOXiMxa5rqORE8tF6TU6MofspwTiUMetBvjYM24FVLJXp2sCGT6PGMZnemreZA",
-	"xLad0vEEFex19Uy+xCZvixyvsrPLLTVx6ud5NhsM72qsYInaBv/67/8zFGS8RklDDVIZu+Pj6avdF0TD",
-	"jfbRWReZJr98fFMZVU/Mq/PqEnXWiS2lWoM0q//z8z/Pzm76/fO//aUNHW7nD28vV3ysu1vM7xifrPBz",
-	"LALRz7Euz5BULiCN+Sn1CKg+JpSrGRizA0MlqeATDCVifgOdggtZNYR3G5+vvCDJLZTU/N7Ns2k9rVh5",
-	"2havzuzfHo1oQczS93YMcbdjuLvj5TspTt6/ekmODg6fE3ct7ZJ9eisjVo3oPQ1jxmHXKGVj9x0b8944",
-	"tjSUQili2D6/3io5igt9McYMoVapaVP0WuJceTpeR8qvuFIttz+lGV1kgB4eHVWE20F//f3eSrQ147If",
-	"37+2ZreNths6uWQ8MrLIQX3zjZHzvu3ixeZdWK0N6caA3iYi4WL6UyovIVq6UyUGwSRLDWUruCI7kMYw",
-	"BUmTp22ksr1+/TK7tMkoZpcPkGNQhDCbaqy0VlcZpAYNxoFsEfJ3M8rX3mOt2sl8O2k2ZlJpFyk3Dvs1",
-	"yHkl1L2M+ULIt4ahfxIzIsYaaqlsRk6qY0LdwpZRYsxC5kLHjE/wzlzPWOiy+ROjMFQssiQiEtx2KhxU",
-	"oQ8FSpVEuFHOGvjNH45+Krupkk4NaO2YU9kUuqtdCWlC5za+4i7mGvkRzr+316xMY9K6b7DCzUjNeAZn",
-	"PGHX0CMfgEeEaUsLPpFsEud1HgHCqzUKHpaXXWvjK25YKy7MobtfL7g3rYZftB3tOyBSZcShoUCmiDmB",
-	"MemPycxQqU0BUJinaWD1YFCI7gsMcx5uAQUhyDQLYyPzLTSOscSDBH//8ZTsXQ/2ahkRe7csWuxZygrw",
-	"Nv+MB0WpT9Ajb9g15JSHaTu0cRl9CZCScSJmhumnQPksZgm0XrIUFUTb64wv0U4taJnzcIu7r6biKA/Q",
-	"iikXbikCbTOOSXUdkukMuz7uDW2LO14nrZexUMDJaG6tChzsk4yzqwzwssO6gegDVCF1TKb0EhSRoPHu",
-	"TdExNOIDy85+R/+reRHU5ny2Yea0PbnLeJr7NUezm2tZZO6tr4Xq7FSezlO2jctCeTVLxAgyjW+o2Hf5",
-	"7ZPSQkJ0T9Zek5/sql/DcmtFMu7GsU93tWuo29ZT5WA8JjqWQusEovxWL88SaBJ7j3wPc2G94DNeDnxS",
-	"oERSDbUaAHQ1FaHc1ekEzlILqjf9AdLhGQ/qOQLtSvshMdkNMW3o+Ii3ZXdPmCoctw6JQ83d4q+tm7N0",
-	"V0vlyGOjFaYe7L9Yx9Qnu/+gu7/3d496F8P/3D2/HfiD/ReLdrmlIMwk0/MPZsd5zkEISp2KS1ve1HLn",
-	"Zuji50+nPloyn2D0QYSXoElMeaRilLKYfjeSYqaclGqt3MWFLjC7vtwcTdl/AWqCEVYan2S22ND+61VO",
-	"Qj9/Os2rMG3lrXlaviXWOrXp7YyPRVudp0xgbgupLLZ2c5sUaILRURdQNtwyouEl8GhYz9r083w4m7vm",
-	"Ug/PuDAM9dPp6TsfLTkSgfmPnBN8UMBL9c74Gf8RnwR714OASJFpIBwgUiQ4cZUPuNYwL7s+y/r978Kf",
-	"P53iHxBU0+qeqLwCE4VGDLZw4Yk647bukmD4wpZeBauqCAJb0H10cPj8qY2pUTJtBGZIEIoIDNuf1I0u",
-	"NMMiAfZGEG6Y0ggcwWFD/dRImJVswOugf2AliiF9rpDNHM2cpDSMYXe/169ET3Jsnrx77fmeixIZRdrr",
-	"23EiBU5T5g2973r93nce8kuM1L4X44Xo7+bviS1wMWxua68jb+j9HbS9M/UaZaX7/f6awoztCjJqN7sr",
-	"qjJSKQy/IM1aD2Hhe4d2E23vLja7Vy8FrLK9N/x87nsqTw32jFXNQSnDSHSi0FzMoaG8czN1b2osqFCt",
-	"A9hbN2QjxDTc6L00oawBq5beAc2EajEFHUOmMPZO4CYVCmU3sVrmIaBTWdQBwboe2BTAqNF1YHM02MsJ",
-	"YxXsfk2Bn7x7/YMIs6mB0h2prl2l2brqhv5pJzu3HxK5DT0EYE9jzBmwC2D5+M8ffv1lHTQxWLCWad8D",
-	"jZij5a/Gtxgms2FOeQeONbO+e7RNn5SpHMvlmPdWfbmGHArU+WUR9qpEn3VE0gwqrCSXN0zpl7WR9V4l",
-	"K/LDyyF7eenlxoGuIcbi/AGpcqkCphXJGH0R42bl0ML3DrqQaKWrAk4ZbJ5SK+c0k/aPNk9q1ujelYXW",
-	"z2qpf0ZKrYiqirnVNAeF0kRCaHw5Gmp2zfTchjorVFqnyPOFj7lfK5q8WHNpBKHI73owevMlBRiE8TMe",
-	"lGUFwTHB63DsFdT6Nlshk6CotbacIiPQM8hj7sYP0DOBr1dnXILOJMf6JWTb/X4/z1pHOitWs3ECa+LV",
-	"GXG5nMW1AwGl82v5DSziPCd7Y2ALaIa33jVNMmgWunz2RmJUccTccINwW3GzfqLvhVSKBF+wtnhysejc",
-	"ZGN1Pc+i7kYaDb54JBmyyjRoI5oKgagKddTpCCKUM/tWaDzafmsbnVFFXD7I4wq9QQcx1GwcgfMOuyzW",
-	"Uj3+J5W0lhUapRlrBGmbxt+7bcSEFutMxiW58xV5a6mXyKPRZ/9g86SiKcuflLZ+5dCVrLa1BBvN24yh",
-	"l1IdxssUtxyK/FJlVwlIOhVErve7d3ZaHRP9AyodV+7wNRmkAwWWHaK+iKW+6YhufPwejMlLKEFDq67g",
-	"d9BUxnKVaMr40zurDncdXdEgjXxklwehQuARho3nNhVCaSqt5WszHcp7bLLjup0Q2z1z2S21L93aHy16",
-	"a3ZwSZ3v+pAeaVnNtdYVtQD+pu4ewmmtFQmSREwMwFcaV47U70H9deQtd5WyNkTz1o15QEKtlHys0D9u",
-	"o771xPNMJsx2Gs3Jb4JxotkUvhHxQxBxfuG2jnRzSrof083FZurEWHS6uovBZsugyiZXRW6CF9Fr6G69",
-	"LbXd6mS0De6ZZVaxC4eZw9q/nZHW78BDRTvTb1Zdd04/iaLybhi7M2xn3pUSYDvls3freHBhjbsE2pqg",
-	"n3C7InarsTXZhVwaZRpvtotIrdmfjcHiHHVceVSZT/lccOid8U+xC67aIQnQa1AFADAiqzRLEhJTVaoi",
-	"MyERfAJK7ypNrfVpN7kjpO+ydriwv60Yb9/2tCXa3BKofY/7rgjBmnA5WNXWOk8Mm5jT/rvJgz8hp70x",
-	"9EV25iKTCpLxU0OuOUnm6OrEaHdVtZu9lErr8S2MSpuTs9Jlw142FX/Mr1QqBJj0FhSJPUWC+7G93gjK",
-	"bv9uXkLLaWe8mOf6BRYTOTAjEfI52FywuViPYP8qTNXJO2VV/MozruDqmAR5eV3RVBtsBqZZL2FARkUa",
-	"oPWxXPm9DdwbKWp+jXrkB1tcWtm0bd5OqCJaTEdKCw6K7ACW3I5ENPdJUFakBkSBftomJ6zZ7rDwkE5s",
-	"+QGHP4bHW63IXOvzFhj/5jDcs3DDbznoWIpsEpOYKS3kvCa8HFneq6NQR/PrCKapMNS0LjfdOI5BLWs8",
-	"GLoGPfZ21swj+fUq5vTmxe6luBIc8vssv7h/9XEtm3NtH2LCI344hliLY4llK0n/d3Fvqr0JNnYlwHLo",
-	"Ic+SpLPb01Kb8MjR6qIWus3zYaqJUrxxxC6gViEcV5BX6V1g0fwAN6Rrt1u2T8BdYnr+H1wiffOmuolB",
-	"rLmjOX7bBeCW9tTerYKrtU4SGhRWeJWiyvYKyjMBnPlAVBaGmPKMYhFb8hXVmssxcWupVOVTN8+j4C9a",
-	"GjTfPJCvT50WnyWZ+OjzWsopEEV2rOb0yTpf5N7U+WYDEu3M1Te7lc6m96hCsWJacNhSUba0Wf0jKUog",
-	"tktNTgDfwoTfFFs30WEIu6JfnIzAdsxP76TmsPHD8PYenIJsRWInNsAoKhasfT4V16Cw1GhGZaSOCeVE",
-	"JBG6DVd5JJBhD3mMJhCmltVj3u3uLmIHK6EP9jsLmGaHvUeWLmVTjLUfzXqiGlDPPy9pB3wzdv8tZIKh",
-	"xbX9Zoz3e7U5FcRW6a6ub3rYO+iNlMwi4Jrpee9PkXtfw9CnWNRLASvIyI9V4mG2Onb7McVeocpitSxD",
-	"VSnQS2NABvbLh73rQWCUQ2I/SIfNYMV4DBKiY6JS/LYT/sjFGVfZKM2bszOVj3vaI9+7YlbffbkwpJwL",
-	"TRRo1wtXESNTyn349mMeRRnmGaeKBNWa16BHDFKxztpGes3g4K9YJB64slRFRoCfBgloyvaomvOQpqw3",
-	"p9MkIBYgI1BnHEEaU84hsa+tlIdLCIFduyudsmdG0YGn0t9fq6LqPL8AOONibONIzWIRYttpEuyskS8I",
-	"Eda1vsRu9qGIQA3JoN8f5JXmKs40eoaRmHHf9rZPRcLCOdkZ0ciB4yk+OXJF6FoI+/E6/4wf4LsSMTML",
-	"qmxqvIKDg/7AfaULblKjdsxv+0e26wjl1T5DynYAipk9aY9glJlQPnct+P2yDxCeOrBtU4Ie+akscDbY",
-	"kpVPuNmKfFvGT6NIglJk52D/qDUo/tK+vSCV5cD4MuvbAuf8s2TmCHY15VqflORokFwrHq40a+5Qht36",
-	"Sd0Xg6P9Td/UbUbTB1YsNb7sPGM6xD5M2oqBkm9zvvujOwB/Hq1Yltfd1orpP58bF7dW5//5fFErwfs1",
-	"dffQWMFekSU7FQFXFZaFrK2a3hJogo1GzxebNmRWRwHRxgCJCGlCIriGRKRT/AxXMKWXQGTGA7NgJhNX",
-	"9D/c2xvsP+/1e/3eYPii/8J+NddtqCgjLxSNAUTLh69V9UF+y1n7yfkUld9cylzll+L4ld8qRYqL88X/",
-	"BwAA//8=",
+	"7H3rcts4muiroHimKs4MLUuOncTyn+NOd6bTJ+nOSZxK1cSZECI/iehQAAOAltUuVe2vfYDdN5wn2cIH",
+	"kAQp6ubETrYnVVPTjgji8t3w3XkdxGKaCw5cq2B4HaRAE5D45yuq4TmbMr2P/29+SkDFkuWaCR4Mg1fw",
+	"qQClFaFZJmaQEMaJToHEhZTANZkxnohZLwgDFacwpWaGKeNsWkyDYT8M9DyHYBgwrmECMlgsQm/NVzCl",
+	"jDM+WbNuBmP9hRdV0HHQ1xALnihScM0yXM2uQqQZr3ZbDLSc75+NNcjVC2lBZpRpMoKxkEC0nDM+IXRC",
+	"Gd9psbdv3+6fFToFrllMNSyveJ4C+QGoBEnilGYZ8AmQvVdPn5CHj47795uruRWUlgYvC7NCTiWdgnYk",
+	"g8d6DZ86Tqap1ISa50SnTBEFn8zkzDz8VICcB2HA6dTMj6M+KPjUWHws5JRqe8CHR0G46ew/IOw6N/MT",
+	"TyrQbtiLHbbDZgadm3ki+CVIRc0Gnv3YjYbYG3NPEZaYPcEVneaZma4/fjymyfFoPzmJR/tHD0/G+3Tw",
+	"8Hj/Uf/xw0ePDh+fHPehPEROdVqfwZ/4A0uCMJDwqWASkmCoZQGdBysKHNlGeRg8KaQSsvsIEYcr/SHG",
+	"ERERY+SVXMIlE4UiOZ3AKjjbd5q0Ta+eA5/oNBge9vsI4vLfg66NrZBSL+kEiGJ/rFw6w/f8lRMY0yLT",
+	"wfDYLEuvLGbLTazDcye5GchMQSk6gXtIbGTGdMo4YVo1sN5A+NFhJzItJW6BwC0p840C+ezHl2aNpY2f",
+	"kUKBJCwJCVWEaULzHKhUKHPFR+DqHolUMYp63YRn3t5EcH+RMA6Gwf85qO+hA/tUHdi9WUEjQeWCK0A5",
+	"8wNN3CVg/hULroHjnzTPMyPpmOAHuRSjDKZ/+12Zw1zXkDVvJBYOlzRjyQfp5gqDBDRlmeF7kcyHxOGe",
+	"WCojGZIfYYoc9ft9gywphZF8766DMYMscS/igSkuG6yfYvE+DJSmulDB8MjQl2Yauf2Z3Rqpt+ZwV0g+",
+	"zKnMYD50Bxy2j7HYFr4v7QQWwMs06+Yzm53SzBAWJERI4tY7JZE9f0QUnSsyS1mcEoQDoTwhs3TeC6zs",
+	"G2cs3gVVX3T7sVtfIds1lAUDesBNPhVyxJIE+F3vMjaXrjQwpmQK0xFIMio0mdI54UKTROAVhXt8xjVI",
+	"TrOfDNTvcp9nnBQcrnKINSRkTFlWSCB7lIyKyf1TYplGESqh1MYUyEuQ9xTJxCQkHC5BkhSkhfWvQj8V",
+	"BU/u8gi/CqKKODUamyhkDKEhZN2AvwF3hQMx7pDOizB4SeeZoMm5EM+pnMDXomkjZcyeM7MJcxDqw53Q",
+	"OIZcW6pxgvJnVOyfGu5UK3av4Uof5BllTXEZHD0YEDcLsdMQOw85F4LYmTaoiatPkjEOKC6c5YFUtOFY",
+	"xEzw8/n5y+oBVzOQ6oKjOudUO8rnRIpCA5EFV6EhTTwcMecMcc04EwqUpQPBOcSI5wse4FUuL1kMbzi9",
+	"pCyjo+xOkX1GEsiBJ8BjRHQiZvzUGALWCiAZ1SDNtesbbE3TomtlN/rAH4qrnwvxgvJ5aVrd5VGN+UVQ",
+	"CYOkfaJlE3TtqVrDVxuU281Sv9JtJW47ixm+bPrthJ83nBY6FZL9AXctN1HTQ3lJ7d+GL3UpMVEVaKGt",
+	"y+xcd9ql8e7IqshzITUkLyBh9BzFyteVt+bEkb+qWS3qoSbtpkQ7OEle4D3iaak0SZh5hWYvpchBamZ0",
+	"2THNFIRB7v10HUiRQcMOCeytZDROblT5dwFNpowb7d4+eL9kEIWV9r2tku1r6e+qt+uZxeh3iJGQn6QQ",
+	"f3zt1Nbrak/io9GgxczsK2HKiMykc2e+NdzWzCVQDckHNGEO+4cP9weD/cNH54P+sG/+948grMaM5sEw",
+	"oBmL0e5NtreRM6o0mvTDwWEJwg+xKAxRPah18Oe04HFaq94TKYo8CIMiT1bu8Rj3uGhj1D+WZ6OZefY1",
+	"m0LQASX/mNuh0EJhoxHvA6DLVjUWqrPdWz4Jc+soTeDSKM97fe+mRU/RTi6aNuCvN4x2WFmyUUfKbGYs",
+	"JEmYhFg39oy+ubYjYQkc2kmWdTD2aRYl0aJJCNthtcVkNXYa6A59emks46GuBb9OPvX2/JJafa9Jl0zD",
+	"tPnHtjB4XUynVM5r8AVUSor/9pxAHe4YCYiwWQqcTA31NPBFxiLLxOyU5FRZl4MikXMo9TbDE0+xCRTl",
+	"1o1QzrLfxmi/b3vuYBG2gYgocQ6eTSB84YaVTCiBJiUn7sg+BceXK/ZpwtktpMhYiikROkXdGv2vUWPl",
+	"yF7nRu1GgxMycIrYrh5XHxPNw7U2u4yg9y0UlXd9ebVY1g5CJ4M7LxVkGX+Sm12+jqtYorqlI4LSmYmq",
+	"R866xA7hdAqKwBWNdTYngpevmVv1tGl3XnCazejcs/+NZWLs/5FRi5W2ThcutDFMwu04tb4RpvTqmX1j",
+	"4Mm+ilcrqbodJ5zj8MX7tq70d4MWRQTPrM/nZhK1RUNOMHoI6eRsFA5qNZZ3Zqy2JWbuwxxkE8Mt9/z1",
+	"drrH8Giw6DjDTwnTjmFvRrToddxO9PxghrZBje93QRd9TU8l+nPb3OCM73/953+ROGPA9ZBQMjZjyYwq",
+	"ImFcKEjIXtO8Jkobahc58Ps98lIKLWKRkUsmMnsFXHA0y1tWuXXeDfr9x4RxpYEmlh1aehY6dn3nhaQa",
+	"PjjrsksV8uT20jNprLAPNhw17RAHb82W/AWG9lrTorbUexvJTbdkHTpVO0RcN3fgietjdOLwErpuiN84",
+	"kKSQRk0ncUr5BMzGadPnRSI3c++vkdX7FImplPPqQRSaPw2L1kMueDXGPDBDGrM6jSbCqRio5uOoC7M0",
+	"1mIXcyZshL12kUXtdz9sqVTfRMd35ttGzsVRTWrdUsvYqFsM1tHkukWQrDoF93LA0SoBjmQrVDZgtpJy",
+	"d5E+JT0jGaLLD40ZmYBcEuGlX1pCjpvoLdEclIyzEQydfIwPtuXj9ugWELrV95SqD0aH9qTXSIgMKBLx",
+	"bsp96xylitCpYYf1yit33FbhSjniUF7LrFIaeL84JbS6/Hs0Sfx/SpiKS/yhS6x0qofosa4iJ00wutjd",
+	"knhPQYKhKvT+4KCQUFKlPFiXmHVi9bq4uwwCXm8gAbt+Nb4LpD8DzXSKjpcVeinGsozdDjROPe/xKYlK",
+	"Z0xkrydWOe9iwcdsUsgu4s+F0hMJm41CzxmE50rYbu+0gFGtW861GhyvIBdSL+MzrsC0bhMNkC7qOGwb",
+	"uFECE0kTSKIhxhsYn4QYo6O+j973iZbHKR33ZO+VOcmwvEAxt8dFykShR+IK3SdNP5pbFG2nOgSxUZy4",
+	"U3QB7QWVH19BI3S+g4p5EyO1vTf41L2xDtF2e97LF9Wd21zxd8H4jtf355rwpaN33QlfmTFfzJ3r1gy9",
+	"07aPsRpmz5nSn+tDqnWZLe6Z7q1UKpBnfVkDKPgZskyERAOdmssB9YIPUzVBwAWPxoP4kJ7Afn8QdOh4",
+	"27qP1/moj52PGuc7GR3CSfzg8f7xaED3j8Z92D+hjx/uD8b9+BgO4REdDFA54onDbeXOdt7pxSpDr5XQ",
+	"Ns31nAgeW6vJXaMofmp3jucGPep3+kFb8GqkYD082pCBdXdKszvTTu9AwnZ9ZcsTeNjb1jK5iU7e5Tle",
+	"pWfXW2rjNCzzkzYo3r6vYInaBv/6j/82FGSsRkljDVIZvePN+dP9xy64box1UWjy65vn3qhmQmOTV5eo",
+	"s0lsOdUapFn9n+/+eXFx1e+//9tfutDhdn77+rJnY32+xvyS8ckKO8ciEO0ca/IMiReANOqn1COg+tRl",
+	"QUBiXSW54BN0JWICBZ2Cc1m1hHcXn68MkJQaSm5+386y6TytWHnaDqvO7N8ejWhBzNJf7Bji847hYsfL",
+	"MSlOXj19Qk6Ojh8RF5Z2SVK9lR6rlveexinjsG8uZaP3nRr13hi2NJZCKWLYvgxv1RzFhf4wxsyqTqlp",
+	"Uxs7/FxlGuOWlO+ZUh3Rn1qNrjJnj09OPOF21F8f31uJtrZf9s2rZ1bttt52QycfGU+MLHJQ3xwxcta3",
+	"XbzavHOrdSHdKNC7eCScT39K5UdIlmKqxCCYFLmhbAWfyB7kKUxB0ux+F6nsfr/eTC9tM4rZ5S3kGFQu",
+	"zPY1VmurqxRSgwZjQHYI+c9TytfGsVbtZL6bNBszqbTzlBuD/RLk3E9AW8J8JeQ73dA/ixkRYw2NXDkj",
+	"J9UpoW5hyygpZm9zoVPGJxgz1zMWuyqIzFwYKhVFlhAJbjseB3n0oUCpmgg3ylkDv/nt0Y+3G590GkDr",
+	"xpwqprD9tSshz+jc+ldcYK6VH+HsextmZRqT/UODFW5GasYLuOAZu4QeeQ08IUxbWgiJZJO0rI+JEF6d",
+	"XvC4Dnat9a+4YZ24MIfePrzgZloNv2Q32ndApMqIQ0OBTBFzAqPSn5KZoVKbAqAwv9XA6tagkHwpMMx5",
+	"vAMUhCDTIk6NzLfQOMXSGBL9/adzcnA5OGhkRBxcs2RxYCkrwmj+BY+qEqmoR56zSygpD9N2aCsY/REg",
+	"J+NMzAzTT4HyWcoy6AyyVJVXu98ZN7mdOtAy5/EOsa/2xVEfoBNTzt1SOdpmHJPqtkimM+x6txHaDnO8",
+	"SVpPUqGAk9HcahU4OCQFZ58KwGCHNQNtorMHqVMypR9BEQkaY2+KjqHlH1g29re0v9qBoC7jswsz593J",
+	"XcbSPGwYmtuZllXm3voasq2NyvN5znYxWSj3s0SMINM4g6ffldEnpYWE5Atpe21+sqt+Dc2tE8m4G8c+",
+	"21+7hrptHVoJxlOiUym0ziApo3pllkCb2HvkB5gLawVf8HrgvQolkmpoFBnYWgJCuatvipymFvmR/gjp",
+	"8IJHzRyB7kv7NjG5HWK60PEGo2WfnzBVGW5bJA61d4u/dm7O0l0jlaP0jXpMPTh8vI6pz/b/Qff/6O+f",
+	"9D4M/+/+++tBODh8vOiWWwriQjI9f212XOYcxKDUufhoy8I6Ym6GLn55ex6iJvMWRq9F/BE0SSlPVIpS",
+	"FtPvRlLMlJNSnRXPuNAHzK6vN0dz9v8Ab4IRVmifFbZI0/7raUlCv7w9L8tvbMWyeVrPkmqd2/R2xsei",
+	"qz5WZjC3BWgWW/ulTgo0Q++ocygbbhnR+CPwZNjM2gzLfDibu+ZSDy+4MAz18/n5yxA1OZKA+Y+cE3xQ",
+	"wUv1LvgF/wmfRAeXg8jV7XCARJHozFU+4FrDslz9ouj3H8S/vD3HPyDy0+ruqbJyFYVGCrZw4Z664LZe",
+	"laD7whYbRauqCCJbCH9ydPzovvWpUTJtOWZIFIsEDNufNZUuVMMSATYiCFdMaQSO4LCh7mwkzErW4XXU",
+	"P7KwMTaHYTo/vdAYGLIqniGMk+hq39aG7pvfoyGJjA6gIlw5mkmmwfwDk24Lrq34vOAGViGJaqqNrFi1",
+	"spgmiQSlbMVUxAWHqNx2WbVDzso/q4qJUoweHZ5ccARe5BW1uB3VRTJ/jcoCMCtBDatzhWLF8chZTuMU",
+	"9g97fc9bVFLv2ctnQRg4r5hRHHp9O07kwGnOgmHwoNfvPQhQPqTI3QcpBoD/MH9Puto+nLkjoLrsStmF",
+	"YVQSU26vCyTuU2IDzoQLLyJseL3C2LMkGAZ/B21jzkGrnPmw319T2LJbQUsjMr6iqqU8huF5a2EtwuDo",
+	"wWDV3NVmD9YVEy7C4NgeZP0czTJWX/QGw3fvw0CV6dmBsWw4KGWEGZ0oVNlLiKIt1iB3dIBye8kcTI1y",
+	"G6uVuDVgeCnFFHQKhcKoBYGrXCi89awdhZ0hXB2rmHEiYcKUlt2YfeEW3IjaZpXlDlWTa7Zr1YlvFY3e",
+	"xh1aWvC9AX4dX/dK5uhEckRzVo2c02kWGZkJ2Rj7Gfzy+rdfh3V0pJauLLH3mNM8VCe+f8uBn7189qOI",
+	"i6nB7GeydLe+ZZsltJSjbp52+yGJ29C3SgznKSbF2E1WeLgBBaCTbLXwPu4/cIL7pU0oev3/nxuBZ0xH",
+	"MTa6TZyeEszLISMwqg1m6giezYnLvbGaAxcJdFLAK6AJc+Lpq4lz9D7b6IH8yoLcvPXgzg5+VmdZLVdK",
+	"f7HC6DWEXKE/rPtKrMrBuwF5t92AKwkdVUOmYVolUzf0YAwwlRdFSGwdjlX/quiwK+srsy8JtsyxOptX",
+	"etVkgOdM6SeNDTabQa0oJKmHHJQ12hsHuo5Di/e3yGdLpXKdJIduWjFulxgaptuGYby2NfjKFnzaqPv+",
+	"Fph7/VsdTROQhzzx79Fm24YUShMJMRodsWaXTM9tfMTjnyZTrGShEPNIVzTasqbXCGJRxo3RE3yTYi7C",
+	"+AWP6hKl6JRgag32a+uczVbbZXh9WbvQXEB6BmX8zigjeiZwenXBJehCcqyFRJY87PfLChgkxWo163O0",
+	"5lOTV5dL41xLJlC6TPHZwEWlLoQQtcV4w+vgkmYFtIvm3gUjMfKcOm64oQNbvbf+xTCIqRQZTrC2EHux",
+	"2LrR0erawEXTJWUUrsUdiZlVmlwX0XgEojzqaNIRJCiKDq1cubP9NjY6o4q43LK7lYuDLaRTu3kPvne8",
+	"zWIdnSjMy4cnm19ud1b5Ewhxy06tUrFdZLT1RHUrOgfXLef1Yq0R36zoYeOWc63Z0KlTj1+Si1+R95f6",
+	"Td0Z//SPNr9UNe76E9DwbxxuTL6VirGTvtvqAWrU2ZzqOO1qA6ud19pcgIZ0KcE7rylrjfouIRYyMXS+",
+	"osISEwN65MeO3hgkpZfGvrXLLPPGcoDopmqDFyZylzm5PNy+T+HqSNU3eH07yH9NVt6CP+p+hzdi/u+3",
+	"7d1JqldgDJBuEbCHhgsWIiZTxu/f3iXsMpBWuyFc6puKgScYKZzb7DelqbQGik1uq1OXyJ5rcEVso+ll",
+	"B4OddGfPQtWGegvngvNC3KZvoS7gXetUsAD+fuvftvuhUSNOMjGxF+wKZcCR/e1pAVuynwuwr+M/OfeU",
+	"3aVM89JJySSRIgOnPXjOwW4WfOHWvUX+8IoLV9yp7vCh9dOUObOYVzuak98F40SzKXznndvmnTLNYx3H",
+	"lJR6q4pzp3PvLEFNGP1y2Mpks9Ls9xdwyrJNJOEwc6e9p7xMFXudoZeSXZpbjWlVSe42/1RtID9Hb7Y1",
+	"wnUHyCpxL0joJWyvRC/1pNxKdx58YS5fxeE1uP90unJ/C7W16pH+Xbm+W6F2liS1j2iVzFijZa8Rdjvq",
+	"126mg2vH4Asr3zLo+mzLGbdbwT5xthtKJZtHhcbkrCquYTZuIxb4jjr1HnnvUz4XHHoX/G3qQhF2SAb0",
+	"ElQFGYxfKM2yjKRU1VczBhIFn4DS+0pTawTYTe4JGbp8WS7sbyvG29nud8RmOsIar3DfnoRtSK6jVR/i",
+	"KFOyJ+a0fzZh82/Kxs8NjZK9uSikgmx835B8SdYlyj+Piz9XadlsiXpfYtnBKrCptivNAmxR59ncoVeA",
+	"GGHOZlTl61Z1a6cu+F9//Mi9l9H6tQtevefaAFcvcmBG3IR+ckF7sR7BtpSYjFo2wPR8BxdcwadTEpVV",
+	"89U3RsAWVpj1MgZkVGX3WzvaddWxMTQju82vSY/8aHtGeJu237IhVBEtpiOlBQdF9gA7aYxEMg9JVDea",
+	"iIgCfb9LCFkbyWHhNh0V9fesvg2vht9oYa1fo8L4d+vsFiUg5uzoVIpikpKUKS3kvCHhHInevVX2LIFp",
+	"LgzBratKM4Z81KgXi4auNZ/NpTDvkTIZAqt5yjY3tUQTHMroc1hlS9jEdVttZR9iqQN+ao9YjWeJq71y",
+	"v8+x3XbuSrS1NddRj3jHsZCq/0mXQcdUG5mYGYCdv+1tceqhzetXZBF8C5kMa7dbt0zCXWJJ3jcurr4b",
+	"iXcnW7FWn5Y0sqVUxcqbHaw/O9PBtYJPa00/1GSsSKwFoO09WGYDOb2FqCKOsYQKhS22+K26Pyx7q6yK",
+	"5Eu97eypindprUl9t6v+HJRvaaImtRC9AZb6KmSTPXunh2SdhbWaU+7OxELteXXexSvIMxo7twM2fRXj",
+	"Zja1mPGK4pc8yY1utlXmxVnFjuWLMeVcmHuQ2K50y6zo9YP/cuoHtplxqt6WgcvltvTfkpJRwq9KXP/u",
+	"Of6uFNyZaDTM4d3BTgZiAdGugm9LHQG7cA2vv4CdVqxIpmzEg53JNBWXoLDue0Zlok4J5URkCVpyn0rn",
+	"MMMP+qAPiLCOSFjZevhzpBm2pTk63Fp6tdsd37HoqjuUrf3ya7tEp/pGuh3w3Qr5LnCcwDH0vLaBICXu",
+	"Mws3zACz/VhWZlqXHRVQObI9GOznILE+BlvNpUBzMqNYkIg18eUnI1eUTN9uVslGxmMJcM30vPe/rhyr",
+	"QRhvU9HMevdooDzixmLD2eoYwpu8LIc1NFZ3OVE50I/GFojsvL3LQWTuwcx+Jxq/NSDGY5CQnBKVI63g",
+	"j1xccFWM8vLbP0yV4+73yA+uV0roPijutGUFuvpEsJGS9T5C+624qsvHBaeKRH5Llch+MRjb+NiIgxkc",
+	"/RV7EEWu64kiI8Avz2HVOFVzHtdl4xYgI8BPDNvP5XDI7LRe9yGbFuIMiLolW9Xg0ft8lFZVU6MyQnXB",
+	"xdg6K9slhsR2a3cFzW5BSLA1yBP8WFIsElBDMuj3B2UjI5UWWpeFzaH9dFIuMhbPyd6IJg4c9/HJietx",
+	"pIWwH18OL/gRzpWJmVlQFVNj4B0d9QeO6+EqNxep+e3wxDa1o9xvY6lsg8mU2ZP2CEY7COVz94WnsG4z",
+	"aduB2K58UY/8XPfPMdiS3heCOzqTkL2jw5PO4MwTO3tFKssBmmXp4Is229fHrqZcZ72aHA2SG71pvG+B",
+	"bNHlpxZjXkOjx4OTww2N1peiOgMruVo1BDOmY2zzqa10qPm25Ltv3V7697rn6zLz60a/p3fvF2GrFdW7",
+	"94tGKfpvuUvYwCZLnjza84SkL3Aree1bKhJohr3wO66KujVQsNi0W7M1lEBdHJaJmGYkgUvIRD7Fz8hG",
+	"U/oRv9Eemd0UMnNNq4YHB4PDR71+r98bDB/3H/fRdnG7rdoCVRecgZL7ran4eA/KOH/jJ2efeb+5nF/v",
+	"lwo23m9eJf/i/eJ/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

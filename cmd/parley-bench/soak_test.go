@@ -114,10 +114,10 @@ func TestSoakDefaultsAndBounds(t *testing.T) {
 		"--mode soak --duration 10s --warmup -1s":  "--warmup",
 		"--mode soak --duration 10s --interval 1h": "at most --duration",
 	} {
-		_, err := runParley(t, append([]string{"bench"}, strings.Fields(args)...)...)
+		_, err := runBench(t, strings.Fields(args)...)
 		require.ErrorContains(t, err, want, args)
 	}
-	out, _ := runParley(t, "bench", "--help")
+	out, _ := runBench(t, "--help")
 	for _, s := range []string{"soak", "-interval", "flat"} {
 		require.Contains(t, out, s)
 	}
@@ -130,7 +130,7 @@ func TestSoakAgainstServer(t *testing.T) {
 	url := startBenchServer(t, secret)
 
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"bench", "--url", url, "--jwt-secret", secret,
+	err := run(context.Background(), []string{"--url", url, "--jwt-secret", secret,
 		"--mode", "soak", "--conns", "10", "--convs", "2", "--rate", "20",
 		"--warmup", "200ms", "--duration", "600ms", "--interval", "200ms"}, &stdout, &stderr)
 	out := stdout.String()

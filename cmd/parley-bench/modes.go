@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -48,17 +47,24 @@ func (b *bench) connectMeasured(ctx context.Context) (up []*benchConn, pre []ser
 	return up, pre, ctx.Err()
 }
 
+// idleSamples are the servers' figures around an idle hold: before connecting, once the
+// connections settled, and at the end of the hold; self is the bench's own CPU while holding.
+type idleSamples struct {
+	pre, settled, held []serverSample
+	self               time.Duration
+}
+
 func (b *bench) runIdle(ctx context.Context) error {
 	up, pre, err := b.connectMeasured(ctx)
 	if err != nil {
 		return err
 	}
+	s := idleSamples{pre: pre}
 	b.logf("servers count the connections; settling for %s", b.cfg.warmup)
 	if err := sleepCtx(ctx, b.cfg.warmup); err != nil {
 		return err
 	}
-	settled, err := b.scrapeAll(ctx)
-	if err != nil {
+	if s.settled, err = b.scrapeAll(ctx); err != nil {
 		return err
 	}
 	b.logf("holding %d connections for %s", len(up), b.cfg.duration)
@@ -66,43 +72,49 @@ func (b *bench) runIdle(ctx context.Context) error {
 	if err := sleepCtx(ctx, b.cfg.duration); err != nil {
 		return err
 	}
-	held, err := b.scrapeAll(ctx)
-	if err != nil {
+	if s.held, err = b.scrapeAll(ctx); err != nil {
 		return err
 	}
-	self1 := benchSelfCPU()
+	s.self = -1
+	if self0 >= 0 {
+		s.self = benchSelfCPU() - self0
+	}
 	b.closeConns(up)
+	b.reportIdle(s, b.perNode(up), len(up))
+	return b.verdict(up, 0)
+}
 
+// reportIdle prints what the idle connections cost each server: per[i] is how many server i held.
+func (b *bench) reportIdle(s idleSamples, per []int, conns int) {
 	r := b.out
-	per := b.perNode(up)
 	var rssGrowth float64
-	for i := range settled {
+	for i, settled := range s.settled {
+		pre, held := s.pre[i], s.held[i]
 		name := "server"
-		if len(settled) > 1 {
+		if len(s.settled) > 1 {
 			name = fmt.Sprintf("server %d", i+1)
 		}
 		n := float64(per[i])
-		r.linef(name+" parley_ws_connections", "%.0f (settled), %.0f (end of hold)", settled[i].wsConns, held[i].wsConns)
-		r.linef(name+" RSS before connecting", "%s", mib(pre[i].rss))
-		r.linef(name+" RSS with connections", "%s (settled), %s (end of hold)", mib(settled[i].rss), mib(held[i].rss))
+		r.linef(name+" parley_ws_connections", "%.0f (settled), %.0f (end of hold)", settled.wsConns, held.wsConns)
+		r.linef(name+" RSS before connecting", "%s", mib(pre.rss))
+		r.linef(name+" RSS with connections", "%s (settled), %s (end of hold)", mib(settled.rss), mib(held.rss))
 		if n > 0 {
 			r.linef(name+" RSS per idle connection", "%.1f KiB (settled), %.1f KiB (end of hold)",
-				(settled[i].rss-pre[i].rss)/n/1024, (held[i].rss-pre[i].rss)/n/1024)
+				(settled.rss-pre.rss)/n/1024, (held.rss-pre.rss)/n/1024)
 			r.linef(name+" Go heap+stacks per connection", "%.1f KiB (heap %.1f, stacks %.1f)",
-				(settled[i].heapInuse+settled[i].stackInuse-pre[i].heapInuse-pre[i].stackInuse)/n/1024,
-				(settled[i].heapInuse-pre[i].heapInuse)/n/1024, (settled[i].stackInuse-pre[i].stackInuse)/n/1024)
-			r.linef(name+" goroutines per connection", "%.2f", (settled[i].goroutines-pre[i].goroutines)/n)
+				(settled.heapInuse+settled.stackInuse-pre.heapInuse-pre.stackInuse)/n/1024,
+				(settled.heapInuse-pre.heapInuse)/n/1024, (settled.stackInuse-pre.stackInuse)/n/1024)
+			r.linef(name+" goroutines per connection", "%.2f", (settled.goroutines-pre.goroutines)/n)
 		}
-		r.linef(name+" CPU while holding", "%.2f s over %s", held[i].cpuSeconds-settled[i].cpuSeconds, b.cfg.duration)
-		rssGrowth += settled[i].rss - pre[i].rss
+		r.linef(name+" CPU while holding", "%.2f s over %s", held.cpuSeconds-settled.cpuSeconds, b.cfg.duration)
+		rssGrowth += settled.rss - pre.rss
 	}
-	if len(settled) > 1 {
-		r.linef("RSS per idle connection (all servers)", "%.1f KiB", rssGrowth/float64(len(up))/1024)
+	if len(s.settled) > 1 {
+		r.linef("RSS per idle connection (all servers)", "%.1f KiB", rssGrowth/float64(conns)/1024)
 	}
-	if self0 >= 0 {
-		r.linef("bench client CPU while holding", "%.2f s", (self1 - self0).Seconds())
+	if s.self >= 0 {
+		r.linef("bench client CPU while holding", "%.2f s", s.self.Seconds())
 	}
-	return b.verdict(up, 0)
 }
 
 func (b *bench) runFanout(ctx context.Context) error {
@@ -181,138 +193,6 @@ func (b *bench) runSends(ctx context.Context) error {
 	latencyLines(r, "send→deliver latency", b.latency)
 	err = b.verdict(up, lost)
 	b.closeConns(up)
-	return err
-}
-
-func (b *bench) runResume(ctx context.Context) error {
-	up, pre, err := b.connectMeasured(ctx)
-	if err != nil {
-		return err
-	}
-	if len(up) != b.cfg.conns {
-		return fmt.Errorf("only %d of %d connections came up", len(up), b.cfg.conns)
-	}
-	// What each client records before it goes away: its last seq per conversation.
-	cursors := make([]map[*benchConv]int64, len(up))
-	for i, c := range up {
-		cursors[i] = map[*benchConv]int64{}
-		for _, cc := range c.convs {
-			cursors[i][cc.conv] = cc.lastSeen.Load()
-		}
-	}
-	b.logf("disconnecting %d clients", len(up))
-	b.closeConns(up)
-	if _, err := b.waitServerConns(ctx, pre, make([]int, len(b.cfg.urls)), 30*time.Second); err != nil {
-		return err
-	}
-
-	total := len(b.convs) * b.cfg.missed
-	b.logf("sending %d messages into each of %d conversations", b.cfg.missed, len(b.convs))
-	err = parallel(ctx, total, b.cfg.senders, func(ctx context.Context, i int) error {
-		b.sendOne(ctx, int64(i))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := b.fetchFinals(ctx); err != nil {
-		return err
-	}
-	if err := b.waitOutbox(ctx); err != nil {
-		return err
-	}
-
-	again := make([]*benchConn, len(up))
-	for i, c := range up {
-		again[i] = b.newConn(c.user, true, cursors[i])
-	}
-	before, err := b.scrapeAll(ctx)
-	if err != nil {
-		return err
-	}
-	self0 := benchSelfCPU()
-	b.logf("reconnecting %d clients at once with their cursors", len(again))
-	start := time.Now()
-	reup, _ := b.connectAll(ctx, "reconnections", again, (*benchConn).cursors)
-	self1 := benchSelfCPU()
-	after, err := b.scrapeAll(ctx)
-	if err != nil {
-		return err
-	}
-	// Nothing is sent any more: whatever arrives now is a duplicate.
-	if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
-		return err
-	}
-
-	r := b.out
-	var times, toReady, readyToResumed []time.Duration
-	var last time.Time
-	var replayed, expected int64
-	var wrongReplay, wrongCursor, afterResumed int
-	for _, c := range reup {
-		times = append(times, c.resumedAt.Sub(start))
-		toReady = append(toReady, c.readyAt.Sub(start))
-		readyToResumed = append(readyToResumed, c.resumedAt.Sub(c.readyAt))
-		if c.resumedAt.After(last) {
-			last = c.resumedAt
-		}
-		var want int64
-		for id, cc := range c.convs {
-			want += cc.conv.final.Load() - cc.base
-			if c.resumedCursors[id] != cc.conv.final.Load() {
-				wrongCursor++
-			}
-		}
-		replayed += int64(c.eventsBeforeReady)
-		expected += want
-		if int64(c.eventsBeforeReady) != want {
-			wrongReplay++
-		}
-		if n := c.events.Load() + c.dups.Load() - int64(c.eventsBeforeReady); n > 0 {
-			afterResumed += int(n)
-		}
-	}
-	slices.Sort(times)
-	slices.Sort(toReady)
-	slices.Sort(readyToResumed)
-	sentOK := b.stats.sentOK.Load()
-	r.linef("missed messages sent", "%d (%d per conversation), send errors %d", sentOK, b.cfg.missed, b.stats.sentErr.Load())
-	if len(times) > 0 {
-		r.linef("resume total (first reconnect → last resumed)", "%s for %d clients", ms(last.Sub(start)), len(reup))
-		r.linef("time to resumed, per client p50", "%s", ms(times[len(times)/2]))
-		r.linef("time to resumed, per client p99", "%s", ms(times[min(len(times)-1, len(times)*99/100)]))
-		r.linef("time to resumed, first", "%s", ms(times[0]))
-		r.linef("dial to ready frame, per client p50/max", "%s / %s", ms(toReady[len(toReady)/2]), ms(toReady[len(toReady)-1]))
-		r.linef("ready to resumed, per client p50/max", "%s / %s", ms(readyToResumed[len(readyToResumed)/2]), ms(readyToResumed[len(readyToResumed)-1]))
-	}
-	r.linef("events replayed", "%d (expected %d)", replayed, expected)
-	r.linef("clients whose replay was not exactly what they missed", "%d", wrongReplay)
-	r.linef("clients whose resumed cursors were wrong", "%d", wrongCursor)
-	r.linef("events after resumed (duplicates)", "%d", afterResumed)
-	self := time.Duration(-1)
-	if self0 >= 0 {
-		self = self1 - self0
-	}
-	b.reportServers(before, after, replayed, self)
-	b.reportSendErrors()
-	err = b.verdict(reup, missing(reup))
-	b.closeConns(reup)
-	var problems []string
-	if len(reup) != len(again) {
-		problems = append(problems, fmt.Sprintf("%d clients could not reconnect", len(again)-len(reup)))
-	}
-	if wrongReplay > 0 {
-		problems = append(problems, fmt.Sprintf("%d clients replayed the wrong events", wrongReplay))
-	}
-	if wrongCursor > 0 {
-		problems = append(problems, fmt.Sprintf("%d resumed frames with wrong cursors", wrongCursor))
-	}
-	if afterResumed > 0 {
-		problems = append(problems, fmt.Sprintf("%d events after resumed", afterResumed))
-	}
-	if len(problems) > 0 {
-		return errors.Join(err, errors.New("resume check failed: "+strings.Join(problems, ", ")))
-	}
 	return err
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -28,31 +27,62 @@ func (b *bench) runSoak(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, r, st := b.cfg, b.out, &b.stats
-	multi := len(cfg.urls) > 1
+	cfg, r := b.cfg, b.out
 	r.linef("soak", "%d connections, %d conversations, %.0f messages/s (%d senders)", len(up), cfg.convs, cfg.rate, cfg.senders)
 	r.linef("soak length", "%s warm-up, then %s, a sample every %s", cfg.warmup, cfg.duration, cfg.interval)
 	b.logf("soaking: %s warm-up, then %s", cfg.warmup, cfg.duration)
 	fmt.Fprintln(r.w)
-	fmt.Fprintln(r.w, soakHeader(multi))
+	fmt.Fprintln(r.w, soakHeader(len(cfg.urls) > 1))
 
-	stop := sync.OnceFunc(b.startSenders(ctx, cfg.senders, cfg.rate, 0))
-	defer stop()
 	start := time.Now()
+	first, last, err := b.soakSamples(ctx, start)
+	if err != nil {
+		return err
+	}
+	b.logf("senders stopped; waiting up to %s for deliveries on their way", cfg.drain)
+	if err := b.fetchFinals(ctx); err != nil {
+		return err
+	}
+	lost, drained := b.waitDelivered(ctx, up)
+	after, err := b.scrapeAll(ctx)
+	if err != nil {
+		return err
+	}
+	b.soakRows(after, time.Since(start), "drained")
+	fmt.Fprintln(r.w)
+
+	growth := b.reportSoak(first, last, after, start, drained)
+	b.reportSendErrors()
+	err = b.verdict(up, lost)
+	if len(growth) == 0 {
+		r.line("verdict", "flat")
+	} else {
+		r.linef("verdict", "growing: %s", strings.Join(growth, "; "))
+	}
+	b.closeConns(up)
+	return err
+}
+
+// soakSamples runs the senders through the warm-up and the measured span, printing a row per
+// server every --interval, and returns the first sample after the warm-up and the last. The
+// senders have stopped when it returns.
+func (b *bench) soakSamples(ctx context.Context, start time.Time) (first, last []serverSample, err error) {
+	cfg := b.cfg
+	stop := b.startSenders(ctx, cfg.senders, cfg.rate, 0)
+	defer stop()
 	tick := time.NewTicker(cfg.interval)
 	defer tick.Stop()
-	var first, last []serverSample
 	for n := 0; last == nil; n++ {
 		if n > 0 {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil, nil, ctx.Err()
 			case <-tick.C:
 			}
 		}
 		samples, err := b.scrapeAll(ctx)
 		if err != nil {
-			return fmt.Errorf("soak sample at %s: %w", time.Since(start).Round(time.Second), err)
+			return nil, nil, fmt.Errorf("soak sample at %s: %w", time.Since(start).Round(time.Second), err)
 		}
 		measured, final := soakPhase(n, cfg.interval, cfg.warmup, cfg.duration)
 		note := ""
@@ -69,20 +99,14 @@ func (b *bench) runSoak(ctx context.Context) error {
 		}
 		b.soakRows(samples, time.Since(start), note)
 	}
-	stop()
+	return first, last, nil
+}
 
-	b.logf("senders stopped; waiting up to %s for deliveries on their way", cfg.drain)
-	if err := b.fetchFinals(ctx); err != nil {
-		return err
-	}
-	lost, drained := b.waitDelivered(ctx, up)
-	after, err := b.scrapeAll(ctx)
-	if err != nil {
-		return err
-	}
-	b.soakRows(after, time.Since(start), "drained")
-	fmt.Fprintln(r.w)
-
+// reportSoak prints the run's totals and each server's first and last figures, and returns how
+// they grew beyond the bounds above (none: flat).
+func (b *bench) reportSoak(first, last, after []serverSample, start time.Time, drained time.Duration) []string {
+	cfg, r, st := b.cfg, b.out, &b.stats
+	multi := len(cfg.urls) > 1
 	window := last[0].at.Sub(first[0].at).Seconds()
 	r.linef("window (first → last sample)", "%.0f s after %s warm-up", window, cfg.warmup)
 	r.linef("messages sent", "%d (%.1f/s over the run), send errors %d", st.sentOK.Load(), float64(st.sentOK.Load())/time.Since(start).Seconds(), st.sentErr.Load())
@@ -107,15 +131,7 @@ func (b *bench) runSoak(ctx context.Context) error {
 			growth = append(growth, g)
 		}
 	}
-	b.reportSendErrors()
-	err = b.verdict(up, lost)
-	if len(growth) == 0 {
-		r.line("verdict", "flat")
-	} else {
-		r.linef("verdict", "growing: %s", strings.Join(growth, "; "))
-	}
-	b.closeConns(up)
-	return err
+	return growth
 }
 
 // soakPhase says where sample n falls (n from 0, as the senders start, then one every interval):

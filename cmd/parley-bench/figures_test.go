@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"strings"
@@ -13,8 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/gen/api"
-	"github.com/parleyhq/parley/server"
-	"github.com/parleyhq/parley/server/servertest"
 )
 
 func TestBenchHistogramQuantiles(t *testing.T) {
@@ -103,72 +99,4 @@ parley_commit_to_socket_seconds_count 100
 	p50, n = bucketQuantile(before, s.commitToSocket, .5) // the 10 observed since: 9 ≤ 100 ms, 1 above
 	require.Equal(t, 0.1, p50)
 	require.Equal(t, float64(10), n)
-}
-
-func TestBenchRefusesWhatItCannotRun(t *testing.T) {
-	t.Setenv("PARLEY_JWT_SECRET", "a-secret-from-the-environment-32b")
-	for args, want := range map[string]string{
-		"--duration 11m":           "at most 10m",
-		"--mode storm":             "want idle, fanout, sends, resume or soak",
-		"--conns 10 --convs 20":    "at most --conns",
-		"--mode idle --conns 0":    "at least one connection",
-		"--url ftp://x":            "want http(s)://host:port",
-		"--mode fanout --rate 0":   "needs a send rate",
-		"--run-id has/slash":       "--run-id",
-		"--body-bytes 5000":        "at most 4000",
-		"--mode resume --missed 0": "at least 1",
-	} {
-		_, err := runParley(t, append([]string{"bench"}, strings.Fields(args)...)...)
-		require.ErrorContains(t, err, want, args)
-	}
-	t.Setenv("PARLEY_JWT_SECRET", "")
-	_, err := runParley(t, "bench")
-	require.ErrorContains(t, err, "--jwt-secret")
-
-	out, _ := runParley(t, "bench", "--help")
-	for _, flag := range []string{"-url", "-jwt-secret", "-mode", "-conns", "-convs", "-rate", "-senders", "-duration", "-warmup", "-missed", "PARLEY_", "idle", "fanout", "sends", "resume"} {
-		require.Contains(t, out, flag)
-	}
-}
-
-// startBenchServer serves a whole server for the load tool, with the per-user and per-address
-// limits off as BENCHMARKS.md runs it, and returns its URL.
-func startBenchServer(t *testing.T, secret string) string {
-	t.Helper()
-	return servertest.Start(t, secret, func(cfg *server.Config) {
-		cfg.Limits = server.Limits{}
-		cfg.Hub.MaxConnsPerUser = 0
-	})
-}
-
-// TestBenchAgainstServer runs the fan-out and resume modes, small, against a real server.
-func TestBenchAgainstServer(t *testing.T) {
-	const secret = "bench-test-secret-bench-test-secret"
-	url := startBenchServer(t, secret)
-
-	bench := func(args ...string) string {
-		t.Helper()
-		var stdout, stderr bytes.Buffer
-		args = append([]string{"bench", "--url", url, "--jwt-secret", secret}, args...)
-		err := run(context.Background(), args, &stdout, &stderr)
-		require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		return stdout.String()
-	}
-
-	out := bench("--mode", "fanout", "--conns", "20", "--convs", "4", "--rate", "40", "--duration", "1s", "--warmup", "200ms")
-	require.Contains(t, out, "delivery check")
-	require.Regexp(t, `delivery check\s+ok`, out)
-	require.Regexp(t, `send→deliver latency p99\s+\d`, out)
-	require.Regexp(t, `server CPU per delivered frame\s+\d`, out)
-
-	out = bench("--mode", "resume", "--conns", "10", "--convs", "2", "--missed", "5")
-	require.Regexp(t, `events replayed\s+50 \(expected 50\)`, out)
-	require.Regexp(t, `resume total \(first reconnect → last resumed\)\s+\d`, out)
-	require.Regexp(t, `delivery check\s+ok`, out)
-
-	out = bench("--mode", "idle", "--conns", "10", "--duration", "100ms", "--warmup", "0s")
-	require.Regexp(t, `server RSS per idle connection\s+-?\d`, out)
-
-	out = bench("--mode", "sends", "--senders", "4", "--convs", "3", "--duration", "500ms", "--warmup", "100ms")
-	require.Regexp(t, `durable sends\s+[1-9]\d* \(`, out)
 }

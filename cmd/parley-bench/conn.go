@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/parleyhq/parley/gen/api"
 )
 
 // benchConn is one WebSocket connection of one user. One goroutine dials it, runs the handshake
@@ -103,9 +104,34 @@ func (c *benchConn) run(ctx context.Context, resume map[string]int64, handshake 
 	}
 }
 
+// connect dials, checks the ready frame, sends the resume frame and reads until resumed,
+// counting the events replayed before it.
 func (c *benchConn) connect(ctx context.Context, resume map[string]int64) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := c.dial(ctx); err != nil {
+		return err
+	}
+	data, err := c.readFrame(ctx)
+	if err != nil {
+		return fmt.Errorf("read ready: %w", err)
+	}
+	if typ := frameType(data); typ != "ready" {
+		return fmt.Errorf("first frame is %q, want ready", typ)
+	}
+	c.readyAt = time.Now()
+	frame, err := json.Marshal(api.ResumeFrame{Type: api.ResumeFrameTypeResume, Cursors: resume})
+	if err != nil {
+		return fmt.Errorf("encode resume: %w", err)
+	}
+	if err := c.ws.Write(ctx, websocket.MessageText, frame); err != nil {
+		return fmt.Errorf("send resume: %w", err)
+	}
+	return c.awaitResumed(ctx)
+}
+
+// dial opens the WebSocket with the user's token and the parley.v1 subprotocol.
+func (c *benchConn) dial(ctx context.Context) error {
 	ws, resp, err := websocket.Dial(ctx, c.b.wsURLs[c.node], &websocket.DialOptions{
 		HTTPClient:   c.b.wsHTTP,
 		HTTPHeader:   http.Header{"Authorization": []string{"Bearer " + c.b.tokens[c.user]}},
@@ -122,25 +148,11 @@ func (c *benchConn) connect(ctx context.Context, resume map[string]int64) error 
 		return fmt.Errorf("server selected subprotocol %q, want parley.v1", p)
 	}
 	ws.SetReadLimit(1 << 20)
+	return nil
+}
 
-	data, err := c.readFrame(ctx)
-	if err != nil {
-		return fmt.Errorf("read ready: %w", err)
-	}
-	if typ := frameType(data); typ != "ready" {
-		return fmt.Errorf("first frame is %q, want ready", typ)
-	}
-	c.readyAt = time.Now()
-	frame, err := json.Marshal(struct {
-		Type    string           `json:"type"`
-		Cursors map[string]int64 `json:"cursors"`
-	}{"resume", resume})
-	if err != nil {
-		return err
-	}
-	if err := ws.Write(ctx, websocket.MessageText, frame); err != nil {
-		return fmt.Errorf("send resume: %w", err)
-	}
+// awaitResumed reads the replay up to the resumed frame and keeps the cursors it reports.
+func (c *benchConn) awaitResumed(ctx context.Context) error {
 	for {
 		data, err := c.readFrame(ctx)
 		if err != nil {
@@ -154,9 +166,7 @@ func (c *benchConn) connect(ctx context.Context, resume map[string]int64) error 
 			continue
 		}
 		c.resumedAt = time.Now()
-		var f struct {
-			Cursors map[string]int64 `json:"cursors"`
-		}
+		var f api.ResumedFrame
 		if err := json.Unmarshal(data, &f); err != nil {
 			return fmt.Errorf("decode resumed: %w", err)
 		}
@@ -270,143 +280,4 @@ func (c *benchConn) event(ev benchEvent, now time.Time) {
 	if ev.sentAt > 0 && c.b.inWindow(ev.sentAt) {
 		c.b.latency.record(time.Duration(now.UnixNano() - ev.sentAt))
 	}
-}
-
-var eventFramePrefix = []byte(`{"type":"event","event":`)
-
-func frameType(data []byte) string {
-	var f struct {
-		Type string `json:"type"`
-	}
-	_ = json.Unmarshal(data, &f)
-	return f.Type
-}
-
-// benchEvent is what the bench needs of an event.
-type benchEvent struct {
-	conv    []byte
-	seq     int64
-	message bool  // a message.created event
-	sentAt  int64 // unix nanos from the message body, 0 when absent
-}
-
-// parseEvent reads an event payload without decoding it all: at tens of thousands of frames a
-// second on the same machine as the server, a full decode would be a large share of the CPU. It
-// relies on the Event schema: "seq" and "conversation_id" mean the same in the event and in its
-// message, and no other field has those names. Keys may come in any order and with spaces (the
-// server stores events as jsonb). Anything unexpected falls back to a full decode.
-func parseEvent(payload []byte) (benchEvent, bool) {
-	conv, ok := stringField(payload, `"conversation_id"`)
-	if !ok || len(conv) != 36 {
-		return parseEventSlow(payload)
-	}
-	seqRaw, ok := rawField(payload, `"seq"`)
-	if !ok {
-		return parseEventSlow(payload)
-	}
-	seq, err := strconv.ParseInt(string(seqRaw), 10, 64)
-	if err != nil {
-		return parseEventSlow(payload)
-	}
-	ev := benchEvent{conv: conv, seq: seq}
-	typ, ok := stringField(payload, `"type"`)
-	if !ok {
-		return parseEventSlow(payload)
-	}
-	ev.message = string(typ) == "message.created"
-	if ev.message {
-		if body, ok := stringField(payload, `"body"`); ok {
-			ev.sentAt = sentAtFromBody(body)
-		}
-	}
-	return ev, true
-}
-
-func parseEventSlow(payload []byte) (benchEvent, bool) {
-	var e struct {
-		ConversationID string `json:"conversation_id"`
-		Seq            int64  `json:"seq"`
-		Type           string `json:"type"`
-		Message        *struct {
-			Body string `json:"body"`
-		} `json:"message"`
-	}
-	if err := json.Unmarshal(payload, &e); err != nil || e.ConversationID == "" || e.Seq < 1 {
-		return benchEvent{}, false
-	}
-	ev := benchEvent{conv: []byte(e.ConversationID), seq: e.Seq, message: e.Type == "message.created"}
-	if ev.message && e.Message != nil {
-		ev.sentAt = sentAtFromBody([]byte(e.Message.Body))
-	}
-	return ev, true
-}
-
-// rawField returns the bytes of the first value of key (a quoted name) up to the next comma or
-// closing brace, trimmed: a number.
-func rawField(data []byte, key string) ([]byte, bool) {
-	i := bytes.Index(data, []byte(key))
-	if i < 0 {
-		return nil, false
-	}
-	rest := skipColon(data[i+len(key):])
-	if rest == nil {
-		return nil, false
-	}
-	end := bytes.IndexAny(rest, ",}")
-	if end < 0 {
-		return nil, false
-	}
-	return bytes.TrimSpace(rest[:end]), true
-}
-
-// stringField returns the first string value of key, when it has no escapes.
-func stringField(data []byte, key string) ([]byte, bool) {
-	i := bytes.Index(data, []byte(key))
-	if i < 0 {
-		return nil, false
-	}
-	rest := skipColon(data[i+len(key):])
-	if len(rest) == 0 || rest[0] != '"' {
-		return nil, false
-	}
-	rest = rest[1:]
-	end := bytes.IndexByte(rest, '"')
-	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
-		return nil, false
-	}
-	return rest[:end], true
-}
-
-func skipColon(b []byte) []byte {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 || b[0] != ':' {
-		return nil
-	}
-	return bytes.TrimLeft(b[1:], " \t\r\n")
-}
-
-// sentAtFromBody reads the send time a bench message carries: "t=<unix nanos> ...".
-func sentAtFromBody(body []byte) int64 {
-	if !bytes.HasPrefix(body, []byte("t=")) {
-		return 0
-	}
-	body = body[2:]
-	end := bytes.IndexByte(body, ' ')
-	if end >= 0 {
-		body = body[:end]
-	}
-	t, err := strconv.ParseInt(string(body), 10, 64)
-	if err != nil {
-		return 0
-	}
-	return t
-}
-
-// messageBody is a bench message: the send time, padded to size.
-func messageBody(sentAt int64, size int) string {
-	s := "t=" + strconv.FormatInt(sentAt, 10)
-	if len(s)+1 < size {
-		s += " " + string(bytes.Repeat([]byte{'x'}, size-len(s)-1))
-	}
-	return s
 }
