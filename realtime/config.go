@@ -18,6 +18,9 @@ type HubConfig struct {
 	ResumeLimit int
 	// MaxConcurrentResumes caps replays running at once across the node.
 	MaxConcurrentResumes int
+	// ResumeSlotWait is how long a resume waits for one of those; a client that waits longer is
+	// closed with 1013 and tries again.
+	ResumeSlotWait time.Duration
 	// ResumeWait is how long live events wait after ready for the client's resume frame.
 	ResumeWait        time.Duration
 	HeartbeatInterval time.Duration
@@ -46,6 +49,7 @@ func DefaultHubConfig() HubConfig {
 		MaxHeld:              1024,
 		ResumeLimit:          1000,
 		MaxConcurrentResumes: 64,
+		ResumeSlotWait:       10 * time.Second,
 		ResumeWait:           time.Second,
 		HeartbeatInterval:    25 * time.Second,
 		PongTimeout:          10 * time.Second,

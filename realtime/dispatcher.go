@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +14,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/parleyhq/parley/gen/db"
+	"github.com/parleyhq/parley/internal/lifecycle"
 )
 
 // outboxChannel is the NOTIFY channel every committed change signals.
@@ -28,20 +28,19 @@ type Dispatcher struct {
 	cfg     DispatcherConfig
 	pool    *pgxpool.Pool
 	connect func(ctx context.Context) (*pgx.Conn, error)
-	broker  Broker
+	broker  Publisher
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	metrics *Metrics
 	logger  *slog.Logger
 
 	wake   chan struct{}
 	notify chan struct{}
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	life   lifecycle.Base
 }
 
 // NewDispatcher returns a stopped dispatcher. connect opens the dedicated LISTEN connection.
-func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx context.Context) (*pgx.Conn, error), broker Broker, metrics *Metrics, logger *slog.Logger) *Dispatcher {
-	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1), cancel: func() {}}
+func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx context.Context) (*pgx.Conn, error), broker Publisher, metrics *Metrics, logger *slog.Logger) *Dispatcher {
+	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1)}
 	d.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:    "publish",
 		Timeout: cfg.BreakerTimeout,
@@ -58,16 +57,34 @@ func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx co
 
 // Start connects the listener (failing fast when PostgreSQL is unreachable) and starts the loops.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	conn, err := d.connect(ctx)
-	if err != nil {
-		return fmt.Errorf("dispatcher: connect listener: %w", err)
-	}
-	first := conn
-	listener := &pgxlisten.Listener{
+	return d.life.Start("dispatcher", func(run *lifecycle.Run) error {
+		conn, err := d.connect(ctx)
+		if err != nil {
+			return fmt.Errorf("connect listener: %w", err)
+		}
+		first := &conn
+		listener := d.listener(first)
+		run.Go(func(ctx context.Context) {
+			if err := listener.Listen(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				d.logger.Error("dispatcher: listener stopped", "error", err)
+			}
+			if *first != nil { // stopped before the listener took it
+				(*first).Close(context.Background())
+			}
+		})
+		run.Go(d.loop)
+		run.Go(d.notifyLoop)
+		return nil
+	})
+}
+
+// listener listens for notifications on *first (which it takes, leaving nil), then on new
+// connections when that one is lost.
+func (d *Dispatcher) listener(first **pgx.Conn) *pgxlisten.Listener {
+	l := &pgxlisten.Listener{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			if first != nil {
-				c := first
-				first = nil
+			if c := *first; c != nil {
+				*first = nil
 				return c, nil
 			}
 			return d.connect(ctx)
@@ -79,21 +96,8 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		},
 		ReconnectDelay: d.cfg.ReconnectDelay,
 	}
-	listener.Handle(outboxChannel, wakeHandler{d.poke})
-
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d.cancel = cancel
-	d.wg.Go(func() {
-		if err := listener.Listen(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-			d.logger.Error("dispatcher: listener stopped", "error", err)
-		}
-		if first != nil {
-			first.Close(context.Background())
-		}
-	})
-	d.wg.Go(func() { d.loop(runCtx) })
-	d.wg.Go(func() { d.notifyLoop(runCtx) })
-	return nil
+	l.Handle(outboxChannel, wakeHandler{d.poke})
+	return l
 }
 
 // Wake is called once a transaction that wrote outbox rows has committed: it wakes this node's
@@ -122,11 +126,8 @@ func (d *Dispatcher) notifyLoop(ctx context.Context) {
 	}
 }
 
-// Stop ends the loops and waits for them. Safe before Start and twice.
-func (d *Dispatcher) Stop() {
-	d.cancel()
-	d.wg.Wait()
-}
+// Stop ends the loops and waits for them.
+func (d *Dispatcher) Stop(ctx context.Context) error { return d.life.Stop(ctx, nil) }
 
 func (d *Dispatcher) poke() {
 	select {

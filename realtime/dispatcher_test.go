@@ -88,7 +88,7 @@ type dispatcherBundle struct {
 
 func testLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newTestDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, broker Broker) *Dispatcher {
+func newTestDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, broker Publisher) *Dispatcher {
 	connect := func(ctx context.Context) (*pgx.Conn, error) {
 		return pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	}
@@ -107,7 +107,7 @@ func setupDispatcher(t *testing.T, configure ...func(*DispatcherConfig)) dispatc
 	}
 	broker := &recordingBroker{}
 	d := newTestDispatcher(cfg, pool, broker)
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() { require.NoError(t, d.Stop(context.Background())) })
 	return dispatcherBundle{pool: pool, broker: broker, d: d}
 }
 
@@ -331,7 +331,7 @@ func TestDispatcherStartCatchesUpWithBacklog(t *testing.T) {
 		err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&rows)
 		return err == nil && rows == 0 && len(b.broker.published()) == 25
 	}, 5*time.Second, 10*time.Millisecond, "the backlog is published without a notification")
-	b.d.Stop()
+	require.NoError(t, b.d.Stop(context.Background()))
 	require.Len(t, b.broker.published(), 25, "each once")
 }
 
@@ -365,8 +365,8 @@ func TestDispatcherStartIsWokenByNotify(t *testing.T) {
 		}, 5*time.Second, 10*time.Millisecond, "event %d published", seq)
 	}
 
-	b.d.Stop() // returns; goleak in TestMain checks nothing is left running
-	b.d.Stop()
+	require.NoError(t, b.d.Stop(context.Background())) // goleak in TestMain checks nothing is left running
+	require.NoError(t, b.d.Stop(context.Background()))
 	require.Equal(t, pubRefs([]Envelope{{ConversationID: conv, Seq: 1}, {ConversationID: conv, Seq: 2}}), pubRefs(b.broker.published()))
 }
 
@@ -377,12 +377,12 @@ func TestDispatcherStartFailsFast(t *testing.T) {
 		&recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
 	err := d.Start(context.Background())
 	require.ErrorIs(t, err, refused)
-	d.Stop() // safe after a failed start
+	require.NoError(t, d.Stop(context.Background()), "safe after a failed start")
 }
 
 func TestDispatcherStopBeforeStart(t *testing.T) {
 	t.Parallel()
 	d := NewDispatcher(DefaultDispatcherConfig(), nil, nil, &recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
-	d.Stop()
-	d.Stop()
+	require.NoError(t, d.Stop(context.Background()))
+	require.NoError(t, d.Stop(context.Background()))
 }

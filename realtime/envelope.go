@@ -29,19 +29,19 @@ type Signal struct {
 	Frame []byte `json:"f"`
 }
 
-// Broker carries envelopes from the dispatcher to the hubs of every node, and signals between
-// nodes. Publish returns once the bus holds the batch; the dispatcher deletes outbox rows only
-// then.
-type Broker interface {
+// Publisher carries envelopes from the dispatcher to the hubs of every node: the Redis streams
+// between nodes, or the local broker on one node. Publish returns once the batch is in the
+// publisher's hands; the dispatcher deletes outbox rows only then.
+type Publisher interface {
 	Publish(ctx context.Context, batch []Envelope) error
-	Signal(ctx context.Context, s Signal) error
 }
 
-// Sink is where a broker hands what it carries: the node's hub.
+// Sink is where a broker's consumer hands what it carries: the node's hub. It is called outside
+// any transaction.
 type Sink interface {
 	Deliver(ctx context.Context, batch []Envelope) error
 	DeliverSignal(s Signal)
 	// CatchUp hands on what was committed after the last event handed on, read from the log: a
-	// broker calls it when its bus has lost events that were on their way.
+	// consumer calls it when its bus has lost events that were on their way.
 	CatchUp(ctx context.Context) error
 }

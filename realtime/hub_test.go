@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/internal/lifecycle"
 )
 
 // memStore is a Store held in memory: members per conversation and the event log, with a count of
@@ -98,8 +99,8 @@ type hubBundle struct {
 	store *memStore
 }
 
-// setupHub returns a running hub with a small queue, an in-memory store and a local broker for
-// signals; the hub is closed when the test ends.
+// setupHub returns a running hub of a node alone, with a small queue and an in-memory store; the
+// hub is stopped when the test ends.
 func setupHub(t *testing.T, configure ...func(*HubConfig)) hubBundle {
 	t.Helper()
 	cfg := DefaultHubConfig()
@@ -108,13 +109,20 @@ func setupHub(t *testing.T, configure ...func(*HubConfig)) hubBundle {
 		f(&cfg)
 	}
 	store := newMemStore()
-	broker := NewLocalBroker()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub, err := NewHub(cfg, store, broker, NewMetrics(prometheus.NewRegistry()), logger)
+	hub, err := NewHub(cfg, store, nil, NewMetrics(prometheus.NewRegistry()), logger)
 	require.NoError(t, err)
-	broker.Attach(hub)
-	t.Cleanup(hub.Close)
+	require.NoError(t, hub.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, hub.Stop(context.Background())) })
 	return hubBundle{hub: hub, store: store}
+}
+
+// newConn makes a connection of user in the hub's run, without a socket and not registered.
+func (b hubBundle) newConn(t *testing.T, user string) *Conn {
+	t.Helper()
+	run := b.hub.life.Running()
+	require.NotNil(t, run, "hub running")
+	return newConn(run.Context(), b.hub.env, nil, user, time.Time{})
 }
 
 // connect registers a connection of user, without a socket, subscribed to convs, which have no
@@ -127,8 +135,7 @@ func (b hubBundle) connect(t *testing.T, user string, convs ...uuid.UUID) *Conn 
 // connectAt is connect for conversations that stand at seq asOf.
 func (b hubBundle) connectAt(t *testing.T, user string, asOf int64, convs ...uuid.UUID) *Conn {
 	t.Helper()
-	c := newConn(b.hub, nil, user, time.Time{})
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c := b.newConn(t, user)
 	require.NoError(t, b.hub.register(c))
 	memberships := make([]Membership, len(convs))
 	for i, id := range convs {
@@ -378,7 +385,8 @@ func TestHubSignalThroughBrokerSkipsTypingUser(t *testing.T) {
 	alice := b.connect(t, "alice", conv)
 	bob := b.connect(t, "bob", conv)
 
-	b.hub.signalTyping(context.Background(), alice, conv)
+	r := &reader{c: alice, typing: newTypingLimiter(DefaultHubConfig()), lastTyping: make(map[uuid.UUID]time.Time)}
+	r.typingFrame(conv, time.Now())
 
 	require.Empty(t, queued(alice))
 	frames := queued(bob)
@@ -596,17 +604,16 @@ func eventPayloadOf(t *testing.T, frame []byte) json.RawMessage {
 	return f.Event
 }
 
-func TestHubCloseCancelsConnections(t *testing.T) {
+func TestHubStopCancelsConnections(t *testing.T) {
 	t.Parallel()
 	b := setupHub(t)
 	conv := uuid.New()
 	alice := b.connect(t, "alice", conv)
 
-	b.hub.Close()
-	require.ErrorIs(t, context.Cause(alice.ctx), errShuttingDown)
-	c := newConn(b.hub, nil, "bob", time.Time{})
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
-	require.ErrorIs(t, b.hub.register(c), errShuttingDown, "a closing hub takes no connection")
+	late := b.newConn(t, "bob") // made in the run, registered once it has ended
+	require.NoError(t, b.hub.Stop(context.Background()))
+	require.ErrorIs(t, context.Cause(alice.ctx), lifecycle.ErrStopped)
+	require.Error(t, b.hub.register(late), "a stopped hub takes no connection")
 }
 
 // A conversation created while a member's connection is still connecting (registered, its read of
@@ -616,8 +623,7 @@ func TestHubConnectingConnectionGetsConversationCreatedMeanwhile(t *testing.T) {
 	t.Parallel()
 	b := setupHub(t)
 	conv := uuid.New()
-	c := newConn(b.hub, nil, "alice", time.Time{})
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c := b.newConn(t, "alice")
 	require.NoError(t, b.hub.register(c))
 
 	b.store.setMembers(conv, "alice", "bob")
@@ -640,8 +646,7 @@ func TestHubConnectingConnectionGetsItsOwnAddition(t *testing.T) {
 	b := setupHub(t)
 	conv := uuid.New()
 	b.connectAt(t, "bob", 4, conv) // the conversation has a connection here already
-	c := newConn(b.hub, nil, "alice", time.Time{})
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c := b.newConn(t, "alice")
 	require.NoError(t, b.hub.register(c))
 
 	b.deliver(t, memberEvent(t, conv, 5, api.EventTypeMemberAdded, "alice"))

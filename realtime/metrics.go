@@ -120,12 +120,12 @@ func (c *BacklogCollector) Collect(ch chan<- prometheus.Metric) {
 
 // PendingCollector reports this node's unacknowledged stream entries per shard when scraped.
 type PendingCollector struct {
-	broker *RedisBroker
+	broker *RedisConsumer
 	desc   *prometheus.Desc
 }
 
 // NewPendingCollector reads the pending lists of broker's consumer group.
-func NewPendingCollector(broker *RedisBroker) *PendingCollector {
+func NewPendingCollector(broker *RedisConsumer) *PendingCollector {
 	return &PendingCollector{broker: broker, desc: prometheus.NewDesc("parley_stream_pending_entries",
 		"Stream entries delivered to this node and not yet acknowledged.", []string{"stream"}, nil)}
 }

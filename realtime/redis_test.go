@@ -135,21 +135,54 @@ func (b redisBundle) config(node string) RedisConfig {
 	return cfg
 }
 
-// newBroker connects a broker, stopped and closed when the test ends (before the namespace is
-// removed).
-func (b redisBundle) newBroker(t *testing.T, cfg RedisConfig) *RedisBroker {
+// testRedisNode is one node's use of the Redis broker in these tests: a client of its own, the
+// publisher and the consumer, whose sink is named when it starts.
+type testRedisNode struct {
+	*RedisPublisher
+	client   *redis.Client
+	consumer *RedisConsumer
+	target   Sink
+}
+
+func (n *testRedisNode) Deliver(ctx context.Context, batch []Envelope) error {
+	return n.target.Deliver(ctx, batch)
+}
+func (n *testRedisNode) DeliverSignal(s Signal)            { n.target.DeliverSignal(s) }
+func (n *testRedisNode) CatchUp(ctx context.Context) error { return n.target.CatchUp(ctx) }
+
+// Start starts the node's consumer on sink.
+func (n *testRedisNode) Start(ctx context.Context, sink Sink) error {
+	n.target = sink
+	return n.consumer.Start(ctx)
+}
+
+// Stop stops the node's consumer.
+func (n *testRedisNode) Stop() error { return n.consumer.Stop(context.Background()) }
+
+// Close closes the node's client, as a node that dies does.
+func (n *testRedisNode) Close() error { return n.client.Close() }
+
+func (n *testRedisNode) PendingEntries(ctx context.Context) (map[string]int64, error) {
+	return n.consumer.PendingEntries(ctx)
+}
+
+// newBroker makes a node, stopped and closed when the test ends (before the namespace is removed).
+func (b redisBundle) newBroker(t *testing.T, cfg RedisConfig) *testRedisNode {
 	t.Helper()
-	broker, err := NewRedisBroker(context.Background(), cfg, NewMetrics(prometheus.NewRegistry()), testLogger())
+	opts, err := redis.ParseURL(cfg.URL)
 	require.NoError(t, err)
+	client := redis.NewClient(opts)
+	n := &testRedisNode{RedisPublisher: NewRedisPublisher(client, cfg), client: client}
+	n.consumer = NewRedisConsumer(client, cfg, n, NewMetrics(prometheus.NewRegistry()), testLogger())
 	t.Cleanup(func() {
-		broker.Stop()
-		_ = broker.Close() // closed already by tests that restart a node
+		require.NoError(t, n.Stop())
+		_ = n.Close() // closed already by tests that restart a node
 	})
-	return broker
+	return n
 }
 
 // startBroker is newBroker, started on sink.
-func (b redisBundle) startBroker(t *testing.T, cfg RedisConfig, sink Sink) *RedisBroker {
+func (b redisBundle) startBroker(t *testing.T, cfg RedisConfig, sink Sink) *testRedisNode {
 	t.Helper()
 	broker := b.newBroker(t, cfg)
 	require.NoError(t, broker.Start(context.Background(), sink))
@@ -169,7 +202,7 @@ func (b redisBundle) announce(t *testing.T, nodes ...string) {
 	}
 }
 
-func totalPending(broker *RedisBroker) int64 {
+func totalPending(broker *testRedisNode) int64 {
 	pending, err := broker.PendingEntries(context.Background())
 	if err != nil {
 		return -1
@@ -240,7 +273,7 @@ func TestRedisBrokerFansOutToEveryNode(t *testing.T) {
 			require.True(t, want.CommittedAt.Equal(env.CommittedAt), "committed at %v, got %v", want.CommittedAt, env.CommittedAt)
 		}
 	}
-	for name, broker := range map[string]*RedisBroker{"node-a": a, "node-b": nodeB} {
+	for name, broker := range map[string]*testRedisNode{"node-a": a, "node-b": nodeB} {
 		require.Eventuallyf(t, func() bool { return totalPending(broker) == 0 }, 5*time.Second, 10*time.Millisecond,
 			"%s acknowledges what it delivered", name)
 	}
@@ -264,7 +297,7 @@ func TestRedisBrokerRestartRedeliversPending(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "the refused entries were read")
 	require.Equal(t, int64(3), totalPending(first))
 	// The node dies with its entries unacknowledged.
-	first.Stop()
+	require.NoError(t, first.Stop())
 	require.NoError(t, first.Close())
 
 	accepting := &recordingSink{}
@@ -334,7 +367,7 @@ func TestRedisBrokerDeadLetters(t *testing.T) {
 	require.Equal(t, conv.String(), values["c"])
 	require.Equal(t, "7", values["s"])
 	require.Equal(t, string(env.Payload), values["p"])
-	require.Contains(t, broker.streams, values["stream"])
+	require.Contains(t, broker.keys.streams, values["stream"])
 	original, err := rb.client.XRange(context.Background(), values["stream"].(string), "-", "+").Result()
 	require.NoError(t, err)
 	require.Len(t, original, 1)
@@ -367,14 +400,14 @@ func TestRedisBrokerRemovesGroupsOfGoneNodes(t *testing.T) {
 	rb.startBroker(t, rb.config("node-a"), &recordingSink{})
 	rb.startBroker(t, rb.config("node-c"), &recordingSink{})
 	gone := rb.startBroker(t, rb.config("node-b"), &recordingSink{})
-	streams := gone.streams
+	streams := gone.keys.streams
 	require.Len(t, streams, 4)
 	for _, s := range streams {
 		require.Equal(t, []string{"node:node-a", "node:node-b", "node:node-c"}, groupsOn(rb.client, s))
 	}
 
 	// node-b goes away: it stops, and its heartbeat expires (deleted here rather than waited for).
-	gone.Stop()
+	require.NoError(t, gone.Stop())
 	require.NoError(t, gone.Close())
 	require.NoError(t, rb.client.Del(context.Background(), rb.ns+":node:node-b").Err())
 
@@ -402,7 +435,7 @@ func TestRedisBrokerRemovesGroupsOfGoneNodes(t *testing.T) {
 // the test opens the gate, so the test sees the groups as Start left them.
 type startupHook struct {
 	key   string
-	other *RedisBroker
+	other *testRedisNode
 	once  sync.Once
 	gate  chan struct{}
 }
@@ -418,8 +451,8 @@ func (h *startupHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		switch args := cmd.Args(); {
 		case cmd.Name() == "set" && len(args) > 1 && args[1] == h.key:
 			h.once.Do(func() {
-				for _, s := range h.other.streams {
-					_ = h.other.removeGoneGroups(ctx, s)
+				for _, s := range h.other.keys.streams {
+					_ = h.other.consumer.removeGoneGroups(ctx, s)
 				}
 			})
 		case cmd.Name() == "xreadgroup":
@@ -451,7 +484,7 @@ func TestRedisBrokerStartRacesMaintenance(t *testing.T) {
 	require.NoError(t, starting.Start(context.Background(), sink))
 
 	var missing []string
-	for _, s := range starting.streams {
+	for _, s := range starting.keys.streams {
 		if !slices.Contains(groupsOn(rb.client, s), "node:node-b") {
 			missing = append(missing, s)
 		}
@@ -478,10 +511,10 @@ func TestRedisBrokerCatchesUpWhenRedisLosesItsStreams(t *testing.T) {
 	require.Eventually(t, func() bool { return sink.deliveredCount() == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Zero(t, sink.catchUpCount(), "nothing lost, nothing to read back")
 
-	require.NoError(t, rb.client.Del(context.Background(), broker.streams...).Err(), "Redis comes back empty")
+	require.NoError(t, rb.client.Del(context.Background(), broker.keys.streams...).Err(), "Redis comes back empty")
 	require.Eventually(t, func() bool { return sink.catchUpCount() == 1 }, 10*time.Second, 10*time.Millisecond,
 		"the broker asks the sink to read back what Redis lost")
-	for _, s := range broker.streams {
+	for _, s := range broker.keys.streams {
 		require.Equal(t, []string{"node:node-a"}, groupsOn(rb.client, s), "the group is made again")
 	}
 	require.NoError(t, broker.Publish(context.Background(), []Envelope{envelope(conv, 2)}))
@@ -522,12 +555,12 @@ func TestRedisBrokerShardsByConversation(t *testing.T) {
 	used := make(map[string]bool)
 	for range 200 {
 		conv := uuid.New()
-		s := broker.streamFor(conv)
-		require.Equal(t, s, broker.streamFor(conv), "a conversation keeps its shard")
+		s := broker.keys.streamFor(conv)
+		require.Equal(t, s, broker.keys.streamFor(conv), "a conversation keeps its shard")
 		used[s] = true
 	}
 	require.Len(t, used, 4, "conversations spread over every shard")
-	for i, s := range broker.streams {
+	for i, s := range broker.keys.streams {
 		require.Equal(t, rb.ns+":events:{"+strconv.Itoa(i)+"}", s)
 	}
 }
@@ -537,14 +570,19 @@ func TestRedisBrokerFailsFastWhenUnreachable(t *testing.T) {
 	cfg := DefaultRedisConfig("redis://127.0.0.1:1/0?max_retries=-1", "node-a")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := NewRedisBroker(ctx, cfg, NewMetrics(prometheus.NewRegistry()), testLogger())
-	require.ErrorContains(t, err, "connect to redis")
+	opts, err := redis.ParseURL(cfg.URL)
+	require.NoError(t, err)
+	client := redis.NewClient(opts)
+	defer client.Close()
+	consumer := NewRedisConsumer(client, cfg, &recordingSink{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+	require.ErrorContains(t, consumer.Start(ctx), "start redis consumer")
+	require.NoError(t, consumer.Stop(ctx), "a consumer that failed to start is stopped")
 }
 
 func TestRedisBrokerStopBeforeStart(t *testing.T) {
 	t.Parallel()
 	rb := setupRedis(t)
 	broker := rb.newBroker(t, rb.config("node-a"))
-	broker.Stop()
-	broker.Stop()
+	require.NoError(t, broker.Stop())
+	require.NoError(t, broker.Stop())
 }

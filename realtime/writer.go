@@ -1,0 +1,188 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/parleyhq/parley/gen/api"
+)
+
+// writer is the state only the writer goroutine touches: where the connection stands in each
+// conversation, and the live events it holds until the client's resume.
+type writer struct {
+	c *Conn
+	// cursors is the last seq sent per conversation. Before the first, a conversation starts
+	// after its floor (where the connection joined it), or where resume says.
+	cursors map[uuid.UUID]int64
+	floors  map[uuid.UUID]int64
+	// held keeps live events that arrive before the client's resume frame (or ResumeWait).
+	held     []*outFrame
+	awaiting bool
+	// budget bounds the writes from the first after a pause: WriteTimeout covers writing only,
+	// never a wait for a resume slot or a read of the log. It does not derive from the
+	// connection's context: coder/websocket drops the connection when a write's context ends
+	// mid-write, and ending the connection is the writer's job, with a close code.
+	budget     context.Context
+	stopBudget context.CancelFunc
+}
+
+func newWriter(c *Conn, floors map[uuid.UUID]int64) *writer {
+	return &writer{c: c, cursors: make(map[uuid.UUID]int64), floors: floors, awaiting: true}
+}
+
+// run sends queued frames until the connection ends, pinging on the heartbeat interval, then
+// closes with the code its end calls for.
+func (w *writer) run() {
+	c := w.c
+	defer w.pause()
+	resumeWait := time.NewTimer(c.env.cfg.ResumeWait)
+	defer resumeWait.Stop()
+	heartbeat := time.NewTicker(c.env.cfg.HeartbeatInterval)
+	defer heartbeat.Stop()
+	batch := make([]*outFrame, 0, 64)
+	for {
+		var err error
+		select {
+		case <-c.ctx.Done():
+			c.close(context.Cause(c.ctx))
+			return
+		case <-resumeWait.C:
+			if w.awaiting {
+				err = w.startLive(nil)
+			}
+		case <-heartbeat.C:
+			ctx, cancel := context.WithTimeout(context.Background(), c.env.cfg.PongTimeout)
+			if c.ws.Ping(ctx) != nil {
+				err = errClientGone
+			}
+			cancel()
+		case f := <-c.queue:
+			batch = append(batch[:0], f)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case f := <-c.queue:
+					batch = append(batch, f)
+				default:
+					break drain
+				}
+			}
+			err = w.process(batch)
+		}
+		w.pause()
+		if err != nil {
+			c.cancel(err)
+		}
+	}
+}
+
+// writeCtx is the context of the next write: the budget started by the first write since the
+// last pause.
+func (w *writer) writeCtx() context.Context {
+	if w.budget == nil {
+		w.budget, w.stopBudget = context.WithTimeout(context.Background(), w.c.env.cfg.WriteTimeout)
+	}
+	return w.budget
+}
+
+// pause ends the write budget, before a wait that is not writing and after each batch.
+func (w *writer) pause() {
+	if w.stopBudget != nil {
+		w.stopBudget()
+		w.budget, w.stopBudget = nil, nil
+	}
+}
+
+// process sends one batch of queued frames.
+func (w *writer) process(batch []*outFrame) error {
+	for _, f := range batch {
+		var err error
+		switch {
+		case f.kind == frameResume:
+			err = w.startLive(f.cursors)
+		case f.kind == frameSubscribe:
+			if _, started := w.cursors[f.conv]; !started {
+				w.floors[f.conv] = f.seq
+			}
+		case f.kind == frameEvent && w.awaiting:
+			w.held = append(w.held, f)
+			if len(w.held) > cap(w.c.queue) {
+				err = errSlowConsumer
+			}
+		case f.kind == frameEvent:
+			err = w.sendEvent(f)
+		default:
+			err = w.send(f.data, f.kind)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) send(data []byte, kind frameKind) error {
+	if err := w.c.ws.Write(w.writeCtx(), websocket.MessageText, data); err != nil {
+		return errClientGone
+	}
+	w.c.env.metrics.sentByKind[kind].Inc()
+	return nil
+}
+
+func kindLabel(k frameKind) string {
+	switch k {
+	case frameEvent:
+		return "event"
+	case frameEphemeral:
+		return "ephemeral"
+	default:
+		return "control"
+	}
+}
+
+// sendEvent sends a live event in its conversation's order: what the connection has sent already
+// is dropped, and what it missed before it is caught up from the log first.
+func (w *writer) sendEvent(f *outFrame) error {
+	cursor, started := w.cursors[f.conv]
+	if !started {
+		floor, known := w.floors[f.conv]
+		cursor = floor
+		if !known {
+			cursor = f.seq - 1 // after a resync: from the next live event on
+		}
+	}
+	if f.seq <= cursor {
+		w.c.env.metrics.framesDropped.WithLabelValues("duplicate").Inc()
+		return nil
+	}
+	if f.seq-cursor > 1 {
+		if _, _, err := w.catchUp(readConnection, f.conv, cursor, f.seq); err != nil {
+			return err
+		}
+	}
+	if err := w.send(f.data, frameEvent); err != nil {
+		return err
+	}
+	w.cursors[f.conv] = f.seq
+	if f.removed == w.c.userID {
+		// Removed: should the user be added again, the connection starts over from there.
+		delete(w.cursors, f.conv)
+		delete(w.floors, f.conv)
+	}
+	if !f.committedAt.IsZero() {
+		w.c.env.metrics.commitToSocket.Observe(time.Since(f.committedAt).Seconds())
+	}
+	return nil
+}
+
+func (w *writer) sendResync(conv uuid.UUID, after int64) error {
+	data, err := json.Marshal(api.ResyncFrame{Type: api.ResyncFrameTypeResync, ConversationId: conv, AfterSeq: after})
+	if err != nil {
+		return err
+	}
+	return w.send(data, frameControl)
+}
