@@ -4,7 +4,7 @@
 GO ?= go
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test vet fmt-check generate check-generated build bench fmt soak fuzz faults
+.PHONY: run test vet fmt-check generate check-generated build bench fmt soak fuzz faults lint-spec
 
 ## run: the server in development mode (creates and migrates the database when missing)
 run:
@@ -50,6 +50,13 @@ check-generated: generate
 
 build:
 	$(GO) build -o bin/parley ./cmd/parley
+
+# Spectral, pinned, run through npm: only this target needs Node.js, never build, run or test.
+SPECTRAL ?= npx --yes @stoplight/spectral-cli@6.16.3
+
+## lint-spec: Spectral's OpenAPI ruleset (spectral:oas) over api/openapi.yaml; fails on any error
+lint-spec:
+	$(SPECTRAL) lint --ruleset api/.spectral.yaml --fail-severity error api/openapi.yaml
 
 ## bench: the load tool, bin/parley-bench (see BENCHMARKS.md)
 bench:
