@@ -178,18 +178,20 @@ func (a *Authenticator) Authenticate(token string) (Identity, error) {
 	return Identity{UserID: claims.Subject, ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
-// Middleware authenticates every /v1 request and puts the caller into its context.
+// Middleware authenticates every request whose operation's security asks for a bearer token, and
+// puts the caller into its context. A request that was not routed to an operation needs a token
+// too: when unsure, refuse.
 func (a *Authenticator) Middleware(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasPrefix(r.URL.Path, "/v1/") {
+			op := operationFrom(r.Context())
+			if op != nil && !op.bearer {
 				next.ServeHTTP(w, r)
 				return
 			}
 			token, ok := bearerToken(r)
-			if !ok && r.URL.Path == webSocketPath {
-				// Browsers cannot set headers on a WebSocket handshake.
-				token = r.URL.Query().Get("access_token")
+			if !ok && op != nil && op.tokenParam != "" {
+				token = r.URL.Query().Get(op.tokenParam)
 				ok = token != ""
 			}
 			if !ok {

@@ -24,27 +24,27 @@ func (h *Handlers) CreateConversation(ctx context.Context, req api.CreateConvers
 		return nil, err
 	}
 	if req.Body == nil {
-		return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+		return nil, badRequest("invalid_request", "A JSON body is required.")
 	}
 	others := otherMembers(caller, req.Body.MemberIds)
 	if h.maxMembers > 0 && 1+len(others) > h.maxMembers {
-		return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("too_many_members", fmt.Sprintf("A conversation has at most %d members.", h.maxMembers))}, nil
+		return nil, badRequest("too_many_members", fmt.Sprintf("A conversation has at most %d members.", h.maxMembers))
 	}
 
 	var directKey *string
 	switch req.Body.Type {
 	case api.ConversationTypeDirect:
 		if len(others) != 1 {
-			return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_members", "A direct conversation names exactly one other user in member_ids.")}, nil
+			return nil, badRequest("invalid_members", "A direct conversation names exactly one other user in member_ids.")
 		}
 		if req.Body.Title != nil {
-			return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_title", "Direct conversations have no title.")}, nil
+			return nil, badRequest("invalid_title", "Direct conversations have no title.")
 		}
 		key := directConversationKey(caller, others[0])
 		directKey = &key
 	case api.ConversationTypeGroup:
 	default:
-		return api.CreateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_type", "type is direct or group.")}, nil
+		return nil, badRequest("invalid_type", "type is direct or group.")
 	}
 
 	var (
@@ -122,7 +122,7 @@ func (h *Handlers) ListConversations(ctx context.Context, req api.ListConversati
 	if req.Params.Cursor != nil {
 		activity, id, ok := decodeConversationCursor(*req.Params.Cursor)
 		if !ok {
-			return api.ListConversations400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_cursor", "cursor is not a next_cursor this server returned.")}, nil
+			return nil, badRequest("invalid_cursor", "cursor is not a next_cursor this server returned.")
 		}
 		params.BeforeActivity, params.BeforeID = &activity, &id
 	}
@@ -197,9 +197,6 @@ func (h *Handlers) GetConversation(ctx context.Context, req api.GetConversationR
 		return nil, err
 	}
 	row, err := h.conversationForMember(ctx, req.ConversationId, caller)
-	if p, ok := asProblem(err); ok {
-		return api.GetConversation404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +210,7 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConvers
 		return nil, err
 	}
 	if req.Body == nil {
-		return api.UpdateConversation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+		return nil, badRequest("invalid_request", "A JSON body is required.")
 	}
 	var updated db.Conversation
 	err = h.inTx(ctx, func(q *db.Queries) error {
@@ -227,7 +224,7 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConvers
 		if !isAdmin(row.Role) {
 			return errNotAdmin
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeConversationUpdated, func(int64) (api.Event, error) {
+		return appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeConversationUpdated, func() (api.Event, error) {
 			updated, err = q.ConversationSetTitle(ctx, db.ConversationSetTitleParams{ID: req.ConversationId, Title: &req.Body.Title})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("set title: %w", err)
@@ -235,16 +232,7 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConvers
 			c := conversationOut(updated)
 			return api.Event{Conversation: &c}, nil
 		})
-		return err
 	})
-	if p, ok := asProblem(err); ok {
-		switch p.Status {
-		case 403:
-			return api.UpdateConversation403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
-		default:
-			return api.UpdateConversation404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-		}
-	}
 	if err != nil {
 		return nil, fmt.Errorf("update conversation: %w", err)
 	}

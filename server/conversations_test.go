@@ -61,7 +61,7 @@ func TestCreateConversation(t *testing.T) {
 			"Type":      {Type: "channel", MemberIds: []string{"bob"}},
 		} {
 			resp, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &body})
-			p := expect[api.CreateConversation400ApplicationProblemPlusJSONResponse](t, resp, err)
+			p := expectProblem(t, resp, err, 400)
 			require.Equal(t, 400, p.Status, name)
 			require.NotEmpty(t, p.Code, name)
 		}
@@ -144,7 +144,7 @@ func TestListConversations(t *testing.T) {
 		b := setup(t)
 		for _, cursor := range []string{"!!!", "bm90LWEtY3Vyc29y", encodeConversationCursor(timeZero(), uuid.Nil)[:5]} {
 			resp, err := b.h.ListConversations(as(t, "alice"), api.ListConversationsRequestObject{Params: api.ListConversationsParams{Cursor: &cursor}})
-			p := expect[api.ListConversations400ApplicationProblemPlusJSONResponse](t, resp, err)
+			p := expectProblem(t, resp, err, 400)
 			require.Equal(t, "invalid_cursor", p.Code)
 		}
 	})
@@ -163,7 +163,7 @@ func TestGetConversation(t *testing.T) {
 	require.Equal(t, 2, got.MemberCount)
 
 	resp, err = b.h.GetConversation(as(t, "alice"), api.GetConversationRequestObject{ConversationId: uuid.New()})
-	p := expect[api.GetConversation404ApplicationProblemPlusJSONResponse](t, resp, err)
+	p := expectProblem(t, resp, err, 404)
 	require.Equal(t, "conversation_not_found", p.Code)
 }
 
@@ -188,7 +188,7 @@ func TestUpdateConversation(t *testing.T) {
 	require.Equal(t, "alice", events[0].ActorId)
 
 	resp, err = rename("bob", conv.Id, "Mine now")
-	require.Equal(t, "not_admin", expect[api.UpdateConversation403ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	require.Equal(t, "not_admin", expectProblem(t, resp, err, 403).Code)
 
 	b.addMember(t, "alice", conv.Id, "carol", api.AddMemberRequestRoleAdmin)
 	resp, err = rename("carol", conv.Id, "By admin")
@@ -197,8 +197,8 @@ func TestUpdateConversation(t *testing.T) {
 	direct, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}}})
 	directID := expect[api.CreateConversation201JSONResponse](t, direct, err).Id
 	resp, err = rename("alice", directID, "Title")
-	require.Equal(t, "direct_conversation", expect[api.UpdateConversation403ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	require.Equal(t, "direct_conversation", expectProblem(t, resp, err, 403).Code)
 
 	resp, err = rename("mallory", conv.Id, "Hijack")
-	expect[api.UpdateConversation404ApplicationProblemPlusJSONResponse](t, resp, err)
+	expectProblem(t, resp, err, 404)
 }

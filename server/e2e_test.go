@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
+	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/server"
@@ -37,7 +38,7 @@ type specCheckingTransport struct {
 }
 
 func newSpecCheckingTransport(t *testing.T, baseURL string) *specCheckingTransport {
-	spec, err := api.GetSwagger()
+	spec, err := apispec.Load()
 	require.NoError(t, err)
 	spec.Servers = openapi3.Servers{{URL: baseURL}}
 	router, err := gorillamux.NewRouter(spec)

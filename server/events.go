@@ -16,9 +16,6 @@ func (h *Handlers) ListEvents(ctx context.Context, req api.ListEventsRequestObje
 		return nil, err
 	}
 	_, err = h.conversationForMember(ctx, req.ConversationId, caller)
-	if p, ok := asProblem(err); ok {
-		return api.ListEvents404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-	}
 	if err != nil {
 		return nil, err
 	}

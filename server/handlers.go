@@ -89,39 +89,27 @@ func (h *Handlers) inTx(ctx context.Context, fn func(q *db.Queries) error) error
 // the user is not a member of does not exist for them.
 func lockConversation(ctx context.Context, q *db.Queries, id uuid.UUID, userID string) (db.ConversationLockForMemberRow, error) {
 	row, err := q.ConversationLockForMember(ctx, db.ConversationLockForMemberParams{ID: id, UserID: userID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return row, errConversationNotFound
-	}
-	if err != nil {
-		return row, fmt.Errorf("lock conversation: %w", err)
-	}
-	return row, nil
+	return row, noRowsAs(err, errConversationNotFound, "lock conversation")
 }
 
 // conversationForMember reads the conversation as one of its members sees it.
 func (h *Handlers) conversationForMember(ctx context.Context, id uuid.UUID, userID string) (db.ConversationGetForMemberRow, error) {
 	row, err := h.queries.ConversationGetForMember(ctx, db.ConversationGetForMemberParams{ID: id, UserID: userID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return row, errConversationNotFound
-	}
-	if err != nil {
-		return row, fmt.Errorf("get conversation: %w", err)
-	}
-	return row, nil
+	return row, noRowsAs(err, errConversationNotFound, "get conversation")
 }
 
 // appendEvent takes the conversation's next seq and records the event that change makes, with its
-// outbox row, in the caller's transaction; build receives the seq. Call committed once the
-// transaction has committed. Such changes do not move the conversation up the list; new
+// outbox row, in the caller's transaction; build makes the event's payload. Call committed once
+// the transaction has committed. Such changes do not move the conversation up the list; new
 // messages, which do, are stored by MessageSend.
-func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, actorID string, eventType api.EventType, build func(seq int64) (api.Event, error)) (api.Event, error) {
+func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, actorID string, eventType api.EventType, build func() (api.Event, error)) error {
 	seq, err := q.ConversationNextSeq(ctx, conversationID)
 	if err != nil {
-		return api.Event{}, fmt.Errorf("next seq: %w", err)
+		return fmt.Errorf("next seq: %w", err)
 	}
-	event, err := build(seq)
+	event, err := build()
 	if err != nil {
-		return api.Event{}, err
+		return err
 	}
 	event.ConversationId = conversationID
 	event.Seq = seq
@@ -130,27 +118,18 @@ func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, a
 	event.CreatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	payload, err := json.Marshal(event)
 	if err != nil {
-		return api.Event{}, fmt.Errorf("encode event: %w", err)
+		return fmt.Errorf("encode event: %w", err)
 	}
 	if err := q.EventInsert(ctx, db.EventInsertParams{
 		ConversationID: conversationID, Seq: seq, Type: string(eventType), ActorID: actorID,
 		CreatedAt: event.CreatedAt, Payload: payload,
 	}); err != nil {
-		return api.Event{}, fmt.Errorf("insert event: %w", err)
+		return fmt.Errorf("insert event: %w", err)
 	}
 	if err := q.OutboxInsert(ctx, db.OutboxInsertParams{ConversationID: conversationID, Seq: seq}); err != nil {
-		return api.Event{}, fmt.Errorf("insert outbox: %w", err)
+		return fmt.Errorf("insert outbox: %w", err)
 	}
-	return event, nil
-}
-
-// asProblem reports whether err is an expected failure, and its problem.
-func asProblem(err error) (api.Problem, bool) {
-	var pe *problemError
-	if errors.As(err, &pe) {
-		return pe.problem(), true
-	}
-	return api.Problem{}, false
+	return nil
 }
 
 func isAdmin(role string) bool { return role == string(api.RoleOwner) || role == string(api.RoleAdmin) }

@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/db"
@@ -18,9 +15,6 @@ func (h *Handlers) ListMembers(ctx context.Context, req api.ListMembersRequestOb
 		return nil, err
 	}
 	_, err = h.conversationForMember(ctx, req.ConversationId, caller)
-	if p, ok := asProblem(err); ok {
-		return api.ListMembers404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +36,7 @@ func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject
 		return nil, err
 	}
 	if req.Body == nil {
-		return api.AddMember400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+		return nil, badRequest("invalid_request", "A JSON body is required.")
 	}
 	role := api.RoleMember
 	if req.Body.Role != nil {
@@ -65,31 +59,17 @@ func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject
 			return errConversationFull
 		}
 		added, err = q.MemberInsert(ctx, db.MemberInsertParams{ConversationID: req.ConversationId, UserID: req.Body.UserId, Role: string(role)})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errAlreadyMember
-		}
-		if err != nil {
-			return fmt.Errorf("insert member: %w", err)
+		if err := noRowsAs(err, errAlreadyMember, "insert member"); err != nil {
+			return err
 		}
 		if _, err := q.ConversationAddMemberCount(ctx, db.ConversationAddMemberCountParams{ID: req.ConversationId, Delta: 1}); err != nil {
 			return fmt.Errorf("count members: %w", err)
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberAdded, func(int64) (api.Event, error) {
+		return appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberAdded, func() (api.Event, error) {
 			m := memberOut(added)
 			return api.Event{Member: &m}, nil
 		})
-		return err
 	})
-	if p, ok := asProblem(err); ok {
-		switch p.Status {
-		case 403:
-			return api.AddMember403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
-		case 409:
-			return api.AddMember409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(p)}, nil
-		default:
-			return api.AddMember404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-		}
-	}
 	if err != nil {
 		return nil, fmt.Errorf("add member: %w", err)
 	}
@@ -113,11 +93,8 @@ func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequest
 			return errDirectConversation
 		}
 		target, err := q.MemberGet(ctx, db.MemberGetParams{ConversationID: req.ConversationId, UserID: req.UserId})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errMemberNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("get member: %w", err)
+		if err := noRowsAs(err, errMemberNotFound, "get member"); err != nil {
+			return err
 		}
 		if target.UserID != caller {
 			if !isAdmin(row.Role) {
@@ -139,18 +116,11 @@ func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequest
 				return fmt.Errorf("promote new owner: %w", err)
 			}
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberRemoved, func(int64) (api.Event, error) {
+		return appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMemberRemoved, func() (api.Event, error) {
 			m := memberOut(target)
 			return api.Event{Member: &m}, nil
 		})
-		return err
 	})
-	if p, ok := asProblem(err); ok {
-		if p.Status == 403 {
-			return api.RemoveMember403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
-		}
-		return api.RemoveMember404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("remove member: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parleyhq/parley/gen/api"
@@ -27,7 +26,7 @@ func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestOb
 		return nil, err
 	}
 	if req.Body == nil {
-		return api.SendMessage400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+		return nil, badRequest("invalid_request", "A JSON body is required.")
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	msg := api.Message{
@@ -47,18 +46,16 @@ func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestOb
 		ClientMsgID: msg.ClientMsgId, Body: msg.Body, Payload: payload,
 	})
 	var pgErr *pgconn.PgError
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return api.SendMessage404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(errConversationNotFound.problem())}, nil
-	case errors.As(err, &pgErr) && pgErr.ConstraintName == "messages_client_msg_id_key":
+	if errors.As(err, &pgErr) && pgErr.ConstraintName == "messages_client_msg_id_key" {
 		// Sent before: answer with the first message. (Only its sender can have sent it.)
 		first, err := h.queries.MessageGetByClientID(ctx, db.MessageGetByClientIDParams{ConversationID: req.ConversationId, SenderID: caller, ClientMsgID: req.Body.ClientMsgId})
 		if err != nil {
 			return nil, fmt.Errorf("find earlier send: %w", err)
 		}
 		return api.SendMessage200JSONResponse(messageOut(first)), nil
-	case err != nil:
-		return nil, fmt.Errorf("send message: %w", err)
+	}
+	if err := noRowsAs(err, errConversationNotFound, "send message"); err != nil {
+		return nil, err
 	}
 	h.committed()
 	return api.SendMessage201JSONResponse(msg), nil
@@ -71,12 +68,9 @@ func (h *Handlers) ListMessages(ctx context.Context, req api.ListMessagesRequest
 		return nil, err
 	}
 	if req.Params.AfterSeq != nil && req.Params.BeforeSeq != nil {
-		return api.ListMessages400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("conflicting_parameters", "Give after_seq or before_seq, not both.")}, nil
+		return nil, badRequest("conflicting_parameters", "Give after_seq or before_seq, not both.")
 	}
 	_, err = h.conversationForMember(ctx, req.ConversationId, caller)
-	if p, ok := asProblem(err); ok {
-		return api.ListMessages404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -113,13 +107,7 @@ func messageForChange(ctx context.Context, q *db.Queries, conversationID uuid.UU
 		return row, db.Message{}, err
 	}
 	msg, err := q.MessageGetBySeq(ctx, db.MessageGetBySeqParams{ConversationID: conversationID, Seq: seq})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return row, msg, errMessageNotFound
-	}
-	if err != nil {
-		return row, msg, fmt.Errorf("get message: %w", err)
-	}
-	return row, msg, nil
+	return row, msg, noRowsAs(err, errMessageNotFound, "get message")
 }
 
 // EditMessage replaces a message's body; sender only.
@@ -129,7 +117,7 @@ func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestOb
 		return nil, err
 	}
 	if req.Body == nil {
-		return api.EditMessage400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+		return nil, badRequest("invalid_request", "A JSON body is required.")
 	}
 	var edited db.Message
 	err = h.inTx(ctx, func(q *db.Queries) error {
@@ -143,7 +131,7 @@ func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestOb
 		if msg.DeletedAt != nil {
 			return errMessageDeleted
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageUpdated, func(int64) (api.Event, error) {
+		return appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageUpdated, func() (api.Event, error) {
 			edited, err = q.MessageSetBody(ctx, db.MessageSetBodyParams{ConversationID: req.ConversationId, Seq: req.Seq, Body: req.Body.Body})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("set body: %w", err)
@@ -151,18 +139,7 @@ func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestOb
 			m := messageOut(edited)
 			return api.Event{Message: &m}, nil
 		})
-		return err
 	})
-	if p, ok := asProblem(err); ok {
-		switch p.Status {
-		case 403:
-			return api.EditMessage403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
-		case 409:
-			return api.EditMessage409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(p)}, nil
-		default:
-			return api.EditMessage404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-		}
-	}
 	if err != nil {
 		return nil, fmt.Errorf("edit message: %w", err)
 	}
@@ -188,7 +165,7 @@ func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageReque
 		if msg.DeletedAt != nil {
 			return nil
 		}
-		_, err = appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageDeleted, func(int64) (api.Event, error) {
+		return appendEvent(ctx, q, req.ConversationId, caller, api.EventTypeMessageDeleted, func() (api.Event, error) {
 			tombstone, err := q.MessageTombstone(ctx, db.MessageTombstoneParams{ConversationID: req.ConversationId, Seq: req.Seq})
 			if err != nil {
 				return api.Event{}, fmt.Errorf("tombstone message: %w", err)
@@ -196,14 +173,7 @@ func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageReque
 			m := messageOut(tombstone)
 			return api.Event{Message: &m}, nil
 		})
-		return err
 	})
-	if p, ok := asProblem(err); ok {
-		if p.Status == 403 {
-			return api.DeleteMessage403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: api.ForbiddenApplicationProblemPlusJSONResponse(p)}, nil
-		}
-		return api.DeleteMessage404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("delete message: %w", err)
 	}

@@ -37,7 +37,7 @@ func TestSendMessage(t *testing.T) {
 	require.EqualValues(t, 3, expect[api.SendMessage201JSONResponse](t, resp, err).Seq)
 
 	resp, err = send("mallory", "c-1", "let me in")
-	expect[api.SendMessage404ApplicationProblemPlusJSONResponse](t, resp, err)
+	expectProblem(t, resp, err, 404)
 
 	events := b.events(t, "bob", conv.Id)
 	require.Len(t, events, 3)
@@ -94,10 +94,10 @@ func TestListMessages(t *testing.T) {
 	require.False(t, page.HasMore)
 
 	resp, err = list(api.ListMessagesParams{AfterSeq: ptr[int64](1), BeforeSeq: ptr[int64](5)})
-	require.Equal(t, "conflicting_parameters", expect[api.ListMessages400ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	require.Equal(t, "conflicting_parameters", expectProblem(t, resp, err, 400).Code)
 
 	resp, err = b.h.ListMessages(as(t, "mallory"), api.ListMessagesRequestObject{ConversationId: conv.Id})
-	expect[api.ListMessages404ApplicationProblemPlusJSONResponse](t, resp, err)
+	expectProblem(t, resp, err, 404)
 }
 
 func TestEditMessage(t *testing.T) {
@@ -116,18 +116,18 @@ func TestEditMessage(t *testing.T) {
 	require.Equal(t, msg.Seq, edited.Seq, "an edit keeps the message's seq")
 
 	resp, err = edit("alice", msg.Seq, "owners cannot put words in mouths")
-	require.Equal(t, "not_sender", expect[api.EditMessage403ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	require.Equal(t, "not_sender", expectProblem(t, resp, err, 403).Code)
 
 	resp, err = edit("bob", 99, "nothing there")
-	require.Equal(t, "message_not_found", expect[api.EditMessage404ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	require.Equal(t, "message_not_found", expectProblem(t, resp, err, 404).Code)
 
 	resp, err = edit("bob", 2, "seq 2 is the edit event, not a message")
-	expect[api.EditMessage404ApplicationProblemPlusJSONResponse](t, resp, err)
+	expectProblem(t, resp, err, 404)
 
 	del, err := b.h.DeleteMessage(as(t, "bob"), api.DeleteMessageRequestObject{ConversationId: conv.Id, Seq: msg.Seq})
 	expect[api.DeleteMessage204Response](t, del, err)
 	resp, err = edit("bob", msg.Seq, "resurrect")
-	require.Equal(t, "message_deleted", expect[api.EditMessage409ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	require.Equal(t, "message_deleted", expectProblem(t, resp, err, 409).Code)
 
 	events := b.events(t, "alice", conv.Id)
 	require.Equal(t, []api.EventType{api.EventTypeMessageCreated, api.EventTypeMessageUpdated, api.EventTypeMessageDeleted}, eventTypes(events))
@@ -147,7 +147,7 @@ func TestDeleteMessage(t *testing.T) {
 	}
 
 	resp, err := del("carol", byBob.Seq)
-	require.Equal(t, "not_allowed", expect[api.DeleteMessage403ApplicationProblemPlusJSONResponse](t, resp, err).Code)
+	require.Equal(t, "not_allowed", expectProblem(t, resp, err, 403).Code)
 	resp, err = del("bob", byBob.Seq)
 	expect[api.DeleteMessage204Response](t, resp, err)
 	resp, err = del("adam", byCarol.Seq)
@@ -161,7 +161,7 @@ func TestDeleteMessage(t *testing.T) {
 	require.Len(t, b.events(t, "alice", conv.Id), before, "deleting a tombstone again records nothing")
 
 	resp, err = del("bob", 999)
-	expect[api.DeleteMessage404ApplicationProblemPlusJSONResponse](t, resp, err)
+	expectProblem(t, resp, err, 404)
 
 	list, err := b.h.ListMessages(as(t, "carol"), api.ListMessagesRequestObject{ConversationId: conv.Id})
 	items := expect[api.ListMessages200JSONResponse](t, list, err).Items

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,31 +33,25 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// middleware records every request. routes is the router the request goes to: a request that
-// middleware answered before routing (401, 400, 413…) is still labelled with its route template.
-func (m *httpMetrics) middleware(routes chi.Routes) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			m.observe(routes, r, ww.Status(), time.Since(start))
-		})
-	}
-}
-
-func (m *httpMetrics) observe(routes chi.Routes, r *http.Request, status int, elapsed time.Duration) {
-	route := "unmatched"
-	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
-		route = rctx.RoutePattern()
-	} else if match := chi.NewRouteContext(); routes.Match(match, r.Method, r.URL.Path) {
-		route = match.RoutePattern()
-	}
-	if status == 0 {
-		status = http.StatusOK
-	}
-	m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
+// middleware records every request under the path template of the operation the router matched:
+// a request that middleware answered before the handler (401, 400, 413…) is still labelled with
+// its route, and one for no operation is "unmatched".
+func (m *httpMetrics) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		route := "unmatched"
+		if op := operationFrom(r.Context()); op != nil {
+			route = op.path
+		}
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
+		m.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+	})
 }
 
 // poolCollector reads pgxpool statistics when Prometheus scrapes, so no timer polls them.

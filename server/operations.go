@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 
+	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/gen/api"
 )
 
@@ -55,9 +57,19 @@ func (h *Handlers) GetReadiness(ctx context.Context, _ api.GetReadinessRequestOb
 	return api.GetReadiness200JSONResponse{Status: status, Checks: &checks}, nil
 }
 
-// GetOpenAPIDocument serves the embedded spec.
+// GetOpenAPIDocument serves api/openapi.yaml itself, as JSON, so a client generated from the
+// served document is the client generated from the file. It is converted on each request:
+// clients fetch it rarely, and nothing has to hold a copy.
 func (h *Handlers) GetOpenAPIDocument(context.Context, api.GetOpenAPIDocumentRequestObject) (api.GetOpenAPIDocumentResponseObject, error) {
-	return api.GetOpenAPIDocument200JSONResponse(h.document), nil
+	raw, err := apispec.JSON()
+	if err != nil {
+		return nil, err
+	}
+	var document api.GetOpenAPIDocument200JSONResponse
+	if err := json.Unmarshal(raw, &document); err != nil {
+		return nil, fmt.Errorf("decode the OpenAPI document: %w", err)
+	}
+	return document, nil
 }
 
 // GetMetrics renders this server's own registry in the Prometheus text format.

@@ -2,15 +2,20 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/parleyhq/parley/gen/api"
 )
 
-// problemError is an expected failure of a request: a client error a handler answers with a typed
-// problem response, never a 500. Handlers and the store return it; each handler maps it to the
-// response type of its operation.
+// problemError is an expected failure of a request: a client error, never a 500. Handlers return
+// it as their error, as is or wrapped, and the strict handler's response error handler answers it
+// with its status and code: one place for every operation. Queries' "no row" becomes one at the
+// storage boundary (noRowsAs).
 type problemError struct {
 	status int
 	code   string
@@ -39,6 +44,19 @@ func badRequest(code, detail string) *problemError {
 	return &problemError{http.StatusBadRequest, code, detail}
 }
 
+// noRowsAs maps what a query returned at the storage boundary: no row is the expected failure
+// noRows, any other error is wrapped with what was being done.
+func noRowsAs(err error, noRows *problemError, doing string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return noRows
+	default:
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+}
+
 func newProblem(status int, code, detail string) api.Problem {
 	p := api.Problem{
 		Type:   "urn:parley:problem:" + code,
@@ -52,9 +70,9 @@ func newProblem(status int, code, detail string) api.Problem {
 	return p
 }
 
-// writeProblem writes an application/problem+json response. It is the one writer used by every
-// error path outside the strict handlers: authentication, body limits, validation, parameter
-// binding, routing, panics and unexpected handler errors.
+// writeProblem writes an application/problem+json response. It is the one writer of every error
+// path: authentication, body limits, validation, parameter binding, routing, panics, and handlers'
+// expected and unexpected errors.
 func writeProblem(w http.ResponseWriter, p api.Problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
@@ -71,7 +89,3 @@ func writeProblem(w http.ResponseWriter, p api.Problem) {
 
 // retryAfterSeconds is what a 503 asks clients to wait.
 const retryAfterSeconds = 2
-
-func badRequestBody(code, detail string) api.BadRequestApplicationProblemPlusJSONResponse {
-	return api.BadRequestApplicationProblemPlusJSONResponse(newProblem(http.StatusBadRequest, code, detail))
-}

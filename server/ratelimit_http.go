@@ -30,11 +30,14 @@ func newRateLimits(limits Limits, l limiter, addrHeader string, reg prometheus.R
 	return &rateLimits{limits: limits, limiter: l, addrHeader: addrHeader, limited: limited}
 }
 
-// handshakes limits WebSocket handshakes per client address.
+// handshakes limits WebSocket handshakes per client address, for operations of rate class
+// handshakes.
 func (rl *rateLimits) handshakes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rl.limits.Handshakes.PerMinute > 0 && r.URL.Path == webSocketPath && isWebSocketHandshake(r) {
-			if !rl.check(w, r, "handshakes", "handshakes:"+rl.clientAddr(r), rl.limits.Handshakes) {
+		op := operationFrom(r.Context())
+		limit := rl.limits.Handshakes
+		if op != nil && op.rate == rateHandshakes && limit.PerMinute > 0 && isWebSocketHandshake(r) {
+			if !rl.check(w, r, string(rateHandshakes), string(rateHandshakes)+":"+rl.clientAddr(r), limit) {
 				return
 			}
 		}
@@ -42,14 +45,16 @@ func (rl *rateLimits) handshakes(next http.Handler) http.Handler {
 	})
 }
 
-// writes limits sends, and every other write, per user.
+// writes limits, per user, the operations of rate class sends and writes: each class has a budget
+// of its own.
 func (rl *rateLimits) writes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, ok := UserIDFrom(r.Context())
-		if ok && isWrite(r.Method) {
-			name, limit := "writes", rl.limits.Writes
-			if r.Method == http.MethodPost && isSendPath(r.URL.Path) {
-				name, limit = "sends", rl.limits.Sends
+		op := operationFrom(r.Context())
+		if ok && op != nil && (op.rate == rateSends || op.rate == rateWrites) {
+			name, limit := string(op.rate), rl.limits.Writes
+			if op.rate == rateSends {
+				limit = rl.limits.Sends
 			}
 			if limit.PerMinute > 0 && !rl.check(w, r, name, name+":"+user, limit) {
 				return
@@ -94,24 +99,6 @@ func (rl *rateLimits) clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-func isWrite(method string) bool {
-	switch method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return true
-	}
-	return false
-}
-
-// isSendPath matches /v1/conversations/{conversation_id}/messages.
-func isSendPath(path string) bool {
-	rest, ok := strings.CutPrefix(path, "/v1/conversations/")
-	if !ok {
-		return false
-	}
-	id, tail, ok := strings.Cut(rest, "/")
-	return ok && id != "" && tail == "messages"
 }
 
 func ceilSeconds(d time.Duration) int {

@@ -19,18 +19,15 @@ func (h *Handlers) MarkRead(ctx context.Context, req api.MarkReadRequestObject) 
 		return nil, err
 	}
 	if req.Body == nil {
-		return api.MarkRead400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("invalid_request", "A JSON body is required.")}, nil
+		return nil, badRequest("invalid_request", "A JSON body is required.")
 	}
 	row, err := h.conversationForMember(ctx, req.ConversationId, caller)
-	if p, ok := asProblem(err); ok {
-		return api.MarkRead404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(p)}, nil
-	}
 	if err != nil {
 		return nil, err
 	}
 	if req.Body.Seq > row.Conversation.LastSeq {
-		return api.MarkRead400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody("seq_out_of_range",
-			fmt.Sprintf("seq %d is beyond the conversation's last seq %d.", req.Body.Seq, row.Conversation.LastSeq))}, nil
+		return nil, badRequest("seq_out_of_range",
+			fmt.Sprintf("seq %d is beyond the conversation's last seq %d.", req.Body.Seq, row.Conversation.LastSeq))
 	}
 	lastRead, err := h.queries.MemberMarkRead(ctx, db.MemberMarkReadParams{ConversationID: req.ConversationId, UserID: caller, Seq: req.Body.Seq})
 	if err != nil {

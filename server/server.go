@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/db/migrations"
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/realtime"
@@ -113,18 +114,24 @@ func (s *Server) rateLimits() *rateLimits {
 	return newRateLimits(s.cfg.Limits, l, s.cfg.ClientAddrHeader, s.registry)
 }
 
-// routes puts the middleware in front of the generated router. Order matters: metrics see every
-// answer, panics become 500s, handshakes are rate limited by address, then authentication (401
-// before any other check), writes rate limited by user (429), body limits (413, 415), spec
-// validation (400), WebSocket handshakes to the hub, and finally the strict handlers.
+// routes puts the middleware in front of the generated router. Order matters: the request's
+// operation is resolved once (from the embedded api/openapi.yaml) for everything after; metrics
+// see every answer, panics become 500s, requests for no operation get 404 or 405, handshakes are
+// rate limited by address, then authentication (401 before any other check), writes rate limited
+// by user (429), body limits (413, 415), spec validation (400), WebSocket handshakes to the hub,
+// and finally the strict handlers.
 func (s *Server) routes(handlers *Handlers, limits *rateLimits) (http.Handler, error) {
-	validate, err := specValidator()
+	doc, err := apispec.Load()
+	if err != nil {
+		return nil, err
+	}
+	ops, err := newOperationRouter(doc)
 	if err != nil {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(newHTTPMetrics(s.registry).middleware(r), recoverer(s.logger), limits.handshakes, s.auth.Middleware(s.logger),
-		limits.writes, bodyGuard(s.cfg.MaxBodyBytes), validate, s.upgradeWebSocket)
+	r.Use(ops.resolve, newHTTPMetrics(s.registry).middleware, recoverer(s.logger), refuseUnmatched, limits.handshakes,
+		s.auth.Middleware(s.logger), limits.writes, bodyGuard(s.cfg.MaxBodyBytes), validateRequest, s.upgradeWebSocket)
 	strict := api.NewStrictHandlerWithOptions(handlers, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  requestErrorHandler,
 		ResponseErrorHandlerFunc: responseErrorHandler(s.logger),

@@ -15,19 +15,19 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	nethttpmiddleware "github.com/oapi-codegen/nethttp-middleware"
 
 	"github.com/parleyhq/parley/gen/api"
 )
 
-// bodyGuard reads a request body up to maxBytes and checks what the spec validator cannot: its size
-// (413), its media type (415), that it is valid UTF-8 (the JSON decoder would silently replace bad
-// bytes) and that it is exactly one JSON value (the decoder would ignore trailing bytes). Bodies are small, so holding one in memory is cheap.
+// bodyGuard reads the body of a request whose operation takes one, up to maxBytes, and checks what
+// the spec validator cannot: its size (413), its media type (415), that it is valid UTF-8 (the JSON
+// decoder would silently replace bad bytes) and that it is exactly one JSON value (the decoder
+// would ignore trailing bytes). Bodies are small, so holding one in memory is cheap.
 func bodyGuard(maxBytes int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Body == nil || r.Body == http.NoBody {
+			if op := operationFrom(r.Context()); r.Body == nil || r.Body == http.NoBody || op == nil || !op.hasBody {
+				// An operation without a request body never reads one.
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -72,35 +72,30 @@ func tooLarge(maxBytes int64) api.Problem {
 	return newProblem(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The request body is larger than %d bytes.", maxBytes))
 }
 
-// specValidator checks every request against the embedded OpenAPI document: parameters, bodies,
-// lengths, ranges and formats. Authentication is the auth middleware's job, so the validator's is
-// a no-op.
-func specValidator() (func(http.Handler) http.Handler, error) {
-	spec, err := api.GetSwagger()
-	if err != nil {
-		return nil, fmt.Errorf("load embedded spec: %w", err)
-	}
-	spec.Servers = nil // match any host
-	return nethttpmiddleware.OapiRequestValidatorWithOptions(spec, &nethttpmiddleware.Options{
-		Options: openapi3filter.Options{
-			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-			MultiError:         true,
-		},
-		SilenceServersWarning: true,
-		ErrorHandlerWithOpts: func(_ context.Context, err error, w http.ResponseWriter, _ *http.Request, opts nethttpmiddleware.ErrorHandlerOpts) {
-			writeProblem(w, validationProblem(err, opts.StatusCode))
-		},
-	}), nil
+// validateRequest checks every request against the operation the router matched: parameters,
+// bodies, lengths, ranges and formats. Authentication is the auth middleware's job, so the
+// validator's is a no-op.
+func validateRequest(next http.Handler) http.Handler {
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m, _ := matchFrom(r.Context())
+		if m.route == nil {
+			next.ServeHTTP(w, r) // unmatched requests were answered before
+			return
+		}
+		err := openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
+			Request: r, PathParams: m.pathParams, Route: m.route, Options: opts,
+		})
+		if err != nil {
+			writeProblem(w, validationProblem(err))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // validationProblem turns the validator's errors into a 400 that names each field and why.
-func validationProblem(err error, status int) api.Problem {
-	if errors.Is(err, routers.ErrMethodNotAllowed) {
-		return newProblem(http.StatusMethodNotAllowed, "method_not_allowed", "This path does not support that method.")
-	}
-	if status == http.StatusNotFound || errors.Is(err, routers.ErrPathNotFound) {
-		return newProblem(http.StatusNotFound, "not_found", "No such route.")
-	}
+func validationProblem(err error) api.Problem {
 	var fields []api.FieldError
 	collectFieldErrors(err, &fields)
 	if len(fields) == 0 {
@@ -213,10 +208,16 @@ func requestErrorHandler(w http.ResponseWriter, _ *http.Request, _ error) {
 	writeProblem(w, newProblem(http.StatusBadRequest, "invalid_request", "The request body does not match the operation's schema."))
 }
 
-// responseErrorHandler answers a handler's unexpected error: 503 when the database is out of
-// reach, 500 otherwise. The error goes to the log, never to the client.
+// responseErrorHandler answers a handler's error: an expected failure (*problemError) with its
+// status and code; otherwise 503 when the database is out of reach, 500 when not. An unexpected
+// error goes to the log, never to the client.
 func responseErrorHandler(logger *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
+		var expected *problemError
+		if errors.As(err, &expected) {
+			writeProblem(w, expected.problem())
+			return
+		}
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 			return // the client went away; nobody reads an answer
 		}

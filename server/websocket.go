@@ -8,23 +8,20 @@ import (
 	"github.com/parleyhq/parley/gen/api"
 )
 
-// webSocketPath is the live connection route; realtime.Hub serves its handshakes.
-const webSocketPath = "/v1/ws"
-
 // ConnectWebSocket answers a request to the WebSocket route that is not a WebSocket handshake;
 // handshakes never reach it (Server.upgradeWebSocket hands them to the hub).
 func (h *Handlers) ConnectWebSocket(context.Context, api.ConnectWebSocketRequestObject) (api.ConnectWebSocketResponseObject, error) {
-	return api.ConnectWebSocket400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequestBody(
-		"websocket_required", "This route is a WebSocket handshake (Upgrade: websocket, subprotocol parley.v1).")}, nil
+	return nil, badRequest(
+		"websocket_required", "This route is a WebSocket handshake (Upgrade: websocket, subprotocol parley.v1).")
 }
 
-// upgradeWebSocket hands authenticated, validated WebSocket handshakes to the hub, which hijacks
-// the connection (a strict handler cannot). Any other request to the route goes on to
-// ConnectWebSocket, which explains.
+// upgradeWebSocket hands authenticated, validated WebSocket handshakes for an operation that
+// answers 101 to the hub, which hijacks the connection (a strict handler cannot). Any other
+// request to the route goes on to ConnectWebSocket, which explains.
 func (s *Server) upgradeWebSocket(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := IdentityFrom(r.Context())
-		if r.URL.Path != webSocketPath || !ok || !isWebSocketHandshake(r) {
+		if op := operationFrom(r.Context()); op == nil || !op.upgrade || !ok || !isWebSocketHandshake(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
