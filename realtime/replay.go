@@ -17,12 +17,11 @@ import (
 // it sent.
 func (w *writer) catchUp(where string, conv uuid.UUID, after, before int64) (last int64, replayed bool, err error) {
 	limit := w.c.env.cfg.ResumeLimit
-	missing := int64(limit) + 1
+	missing := int64(limit) + 1 // to the end: one more than may be replayed says there is more
 	if before > 0 {
-		missing = before - after - 1
-	}
-	if missing > int64(limit) {
-		return 0, false, w.resync(conv, after)
+		if missing = before - after - 1; missing > int64(limit) {
+			return 0, false, w.resync(conv, after)
+		}
 	}
 	w.pause() // reading the log is not writing
 	events, err := w.c.env.log.read(w.c.ctx, where, conv, after, before, int(missing))

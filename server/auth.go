@@ -14,9 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 )
 
 // AuthConfig says how bearer tokens are verified: with the keys of a JWKS URL (RS256, ES256,
@@ -33,16 +31,16 @@ const maxTokenBytes = 8 << 10
 
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
 
-// Authenticator verifies bearer tokens. With a JWKS URL it keeps the key set cached and refreshes
-// it in the background (hourly, and at most every 30 s for an unknown kid) until Close.
+// Authenticator verifies bearer tokens. It is a lifecycle service: with a JWKS URL, Start fetches
+// the key set, which is then kept cached and refreshed in the background (hourly, and at most
+// every 30 s for an unknown kid) until Stop; with a secret, Start and Stop have nothing to do.
 type Authenticator struct {
 	parser  *jwt.Parser
 	keyfunc jwt.Keyfunc
-	cancel  context.CancelFunc
+	jwks    *jwksKeys // nil with a secret
 }
 
-// NewAuthenticator builds an Authenticator. With a JWKS URL the first fetch happens here; a
-// failure is logged and retried, so Parley starts while the identity provider is down.
+// NewAuthenticator builds a stopped Authenticator.
 func NewAuthenticator(cfg AuthConfig, logger *slog.Logger) (*Authenticator, error) {
 	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
 	if cfg.Issuer != "" {
@@ -51,28 +49,11 @@ func NewAuthenticator(cfg AuthConfig, logger *slog.Logger) (*Authenticator, erro
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	a := &Authenticator{cancel: func() {}}
+	a := &Authenticator{}
 	switch {
 	case cfg.JWKSURL != "":
-		ctx, cancel := context.WithCancel(context.Background())
-		jwks, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
-			RefreshUnknownKID: rate.NewLimiter(rate.Every(30*time.Second), 1),
-			// Bounds both the wait for the limiter and the refresh itself: while refreshes are
-			// rate limited, a token with an unknown kid fails at once instead of waiting.
-			RateLimitWaitMax: 5 * time.Second,
-			HTTPTimeout:      5 * time.Second,
-			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-				return func(ctx context.Context, err error) {
-					logger.ErrorContext(ctx, "refresh JWKS", "url", u, "error", err)
-				}
-			},
-		})
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("load JWKS: %w", err)
-		}
-		a.cancel = cancel
-		a.keyfunc = refuseCritical(pinAlgorithm(jwks.Keyfunc))
+		a.jwks = newJWKSKeys(cfg.JWKSURL, logger)
+		a.keyfunc = refuseCritical(pinAlgorithm(a.jwks.Keyfunc))
 		opts = append(opts, jwt.WithValidMethods([]string{"RS256", "ES256", "EdDSA"}))
 	case len(cfg.Secret) > 0:
 		secret := cfg.Secret
@@ -154,8 +135,21 @@ func (c *strictClaims) UnmarshalJSON(data []byte) error {
 	return json.Unmarshal(data, &c.RegisteredClaims)
 }
 
-// Close stops the JWKS refresh.
-func (a *Authenticator) Close() { a.cancel() }
+// Start fetches the JWKS key set, when there is one, and starts its refresh.
+func (a *Authenticator) Start(ctx context.Context) error {
+	if a.jwks == nil {
+		return nil
+	}
+	return a.jwks.Start(ctx)
+}
+
+// Stop ends the JWKS refresh and waits for it.
+func (a *Authenticator) Stop(ctx context.Context) error {
+	if a.jwks == nil {
+		return nil
+	}
+	return a.jwks.Stop(ctx)
+}
 
 // errTokenExpired is told to the client: it means "get a new token", not "you are an impostor".
 var errTokenExpired = errors.New("token expired")

@@ -12,16 +12,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/stretchr/testify/require"
 )
 
 // FuzzAuthenticate feeds arbitrary strings to the bearer token check that guards every /v1 route.
 // Mutations almost never carry a valid signature, so the accepting path is reached through the
 // signed seeds; the fuzzer's job is to show that nothing else gets through.
 func FuzzAuthenticate(f *testing.F) {
-	a, err := NewAuthenticator(AuthConfig{Secret: []byte(testSecret)}, discardLogger())
-	require.NoError(f, err)
-	f.Cleanup(a.Close)
+	a := startAuthenticator(f, AuthConfig{Secret: []byte(testSecret)})
 
 	exp := time.Now().Add(time.Hour).Unix()
 	hs256 := `{"alg":"HS256","typ":"JWT"}`

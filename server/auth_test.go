@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -44,12 +45,20 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jw
 	return s
 }
 
+// startAuthenticator returns a started Authenticator, stopped when the test ends.
+func startAuthenticator(tb testing.TB, cfg AuthConfig) *Authenticator {
+	tb.Helper()
+	auth, err := NewAuthenticator(cfg, discardLogger())
+	require.NoError(tb, err)
+	require.NoError(tb, auth.Start(context.Background()))
+	tb.Cleanup(func() { require.NoError(tb, auth.Stop(context.Background())) })
+	return auth
+}
+
 func TestHS256Tokens(t *testing.T) {
 	t.Parallel()
 	secret := []byte(testSecret)
-	auth, err := NewAuthenticator(AuthConfig{Secret: secret, Issuer: "https://id.example", Audience: "parley"}, discardLogger())
-	require.NoError(t, err)
-	t.Cleanup(auth.Close)
+	auth := startAuthenticator(t, AuthConfig{Secret: secret, Issuer: "https://id.example", Audience: "parley"})
 
 	good := func() jwt.RegisteredClaims {
 		c := claimsFor("alice")
@@ -204,9 +213,7 @@ func TestJWKSTokens(t *testing.T) {
 	// No alg in the set: the key type alone decides which algorithm it verifies.
 	jwks.add(t, rsaKey.Public(), "rsa-noalg", "")
 
-	auth, err := NewAuthenticator(AuthConfig{JWKSURL: jwks.URL}, discardLogger())
-	require.NoError(t, err)
-	t.Cleanup(auth.Close)
+	auth := startAuthenticator(t, AuthConfig{JWKSURL: jwks.URL})
 
 	for name, token := range map[string]string{
 		"RS256":      sign(t, jwt.SigningMethodRS256, rsaKey, "rsa-1", claimsFor("alice")),
@@ -248,9 +255,7 @@ func TestJWKSUnknownKidRefreshesOnceThenRateLimits(t *testing.T) {
 	jwks := newJWKSServer(t)
 	jwks.add(t, oldKey.Public(), "old", jwkset.AlgES256)
 
-	auth, err := NewAuthenticator(AuthConfig{JWKSURL: jwks.URL}, discardLogger())
-	require.NoError(t, err)
-	t.Cleanup(auth.Close)
+	auth := startAuthenticator(t, AuthConfig{JWKSURL: jwks.URL})
 	initial := jwks.fetchCount()
 
 	jwks.add(t, newKey.Public(), "new", jwkset.AlgES256)

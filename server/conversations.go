@@ -236,6 +236,6 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConvers
 	if err != nil {
 		return nil, fmt.Errorf("update conversation: %w", err)
 	}
-	h.committed()
+	h.outbox.Wake()
 	return api.UpdateConversation200JSONResponse(conversationOut(updated)), nil
 }

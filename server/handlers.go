@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/db"
 	"github.com/parleyhq/parley/realtime"
@@ -26,22 +27,38 @@ type Handlers struct {
 	queries  *db.Queries
 	gatherer prometheus.Gatherer
 	logger   *slog.Logger
-	document map[string]any
-	// signals carries read receipts to members' connections; nil sends none.
-	signals realtime.Broker
-	// redis is checked by readiness when the node uses it.
-	redis pinger
-	// outboxWritten wakes the dispatchers after a transaction that wrote outbox rows commits.
-	outboxWritten func()
+	// document is api/openapi.yaml as /openapi.json serves it.
+	document api.GetOpenAPIDocument200JSONResponse
+	signals  signaler
+	outbox   outboxWaker
+	redis    pinger // nil on a node without Redis
 	// maxMembers caps a conversation's members; 0 is no cap.
 	maxMembers int
 }
 
-// committed tells the dispatchers that a transaction wrote outbox rows.
-func (h *Handlers) committed() {
-	if h.outboxWritten != nil {
-		h.outboxWritten()
-	}
+// HandlerDeps is what the handlers work with.
+type HandlerDeps struct {
+	Pool *pgxpool.Pool
+	// Gatherer is what /metrics exposes.
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+	// Signals carries read receipts to the members' connections on every node: the hub.
+	Signals signaler
+	// Outbox is told when a transaction that wrote outbox rows has committed: the dispatcher.
+	Outbox outboxWaker
+	// Redis is checked by readiness; nil on a node without Redis.
+	Redis pinger
+	// MaxMembers caps a conversation's members; 0 is no cap.
+	MaxMembers int
+}
+
+type signaler interface {
+	Signal(ctx context.Context, s realtime.Signal) error
+}
+
+type outboxWaker interface {
+	// Wake says that outbox rows were committed.
+	Wake()
 }
 
 type pinger interface {
@@ -50,21 +67,23 @@ type pinger interface {
 
 var _ api.StrictServerInterface = (*Handlers)(nil)
 
-// NewHandlers returns the handlers over a migrated database. gatherer is what /metrics exposes.
-func NewHandlers(pool *pgxpool.Pool, gatherer prometheus.Gatherer, logger *slog.Logger) (*Handlers, error) {
-	spec, err := api.GetSwagger()
-	if err != nil {
-		return nil, fmt.Errorf("load embedded spec: %w", err)
+// NewHandlers returns the handlers over a migrated database.
+func NewHandlers(deps HandlerDeps) (*Handlers, error) {
+	if deps.Pool == nil || deps.Gatherer == nil || deps.Logger == nil || deps.Signals == nil || deps.Outbox == nil {
+		return nil, errors.New("handlers: pool, gatherer, logger, signals and outbox are all required")
 	}
-	raw, err := spec.MarshalJSON()
+	raw, err := apispec.JSON()
 	if err != nil {
-		return nil, fmt.Errorf("encode embedded spec: %w", err)
+		return nil, err
 	}
-	var document map[string]any
+	var document api.GetOpenAPIDocument200JSONResponse
 	if err := json.Unmarshal(raw, &document); err != nil {
-		return nil, fmt.Errorf("decode embedded spec: %w", err)
+		return nil, fmt.Errorf("decode the OpenAPI document: %w", err)
 	}
-	return &Handlers{pool: pool, queries: db.New(pool), gatherer: gatherer, logger: logger, document: document}, nil
+	return &Handlers{
+		pool: deps.Pool, queries: db.New(deps.Pool), gatherer: deps.Gatherer, logger: deps.Logger, document: document,
+		signals: deps.Signals, outbox: deps.Outbox, redis: deps.Redis, maxMembers: deps.MaxMembers,
+	}, nil
 }
 
 // errNoCaller means a /v1 handler ran without the auth middleware: a wiring bug, hence a 500.
@@ -99,7 +118,7 @@ func (h *Handlers) conversationForMember(ctx context.Context, id uuid.UUID, user
 }
 
 // appendEvent takes the conversation's next seq and records the event that change makes, with its
-// outbox row, in the caller's transaction; build makes the event's payload. Call committed once
+// outbox row, in the caller's transaction; build makes the event's payload. Wake the outbox once
 // the transaction has committed. Such changes do not move the conversation up the list; new
 // messages, which do, are stored by MessageSend.
 func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, actorID string, eventType api.EventType, build func() (api.Event, error)) error {

@@ -73,7 +73,7 @@ func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject
 	if err != nil {
 		return nil, fmt.Errorf("add member: %w", err)
 	}
-	h.committed()
+	h.outbox.Wake()
 	return api.AddMember201JSONResponse(memberOut(added)), nil
 }
 
@@ -124,6 +124,6 @@ func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequest
 	if err != nil {
 		return nil, fmt.Errorf("remove member: %w", err)
 	}
-	h.committed()
+	h.outbox.Wake()
 	return api.RemoveMember204Response{}, nil
 }

@@ -57,7 +57,7 @@ func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestOb
 	if err := noRowsAs(err, errConversationNotFound, "send message"); err != nil {
 		return nil, err
 	}
-	h.committed()
+	h.outbox.Wake()
 	return api.SendMessage201JSONResponse(msg), nil
 }
 
@@ -143,7 +143,7 @@ func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestOb
 	if err != nil {
 		return nil, fmt.Errorf("edit message: %w", err)
 	}
-	h.committed()
+	h.outbox.Wake()
 	return api.EditMessage200JSONResponse(messageOut(edited)), nil
 }
 
@@ -177,6 +177,6 @@ func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageReque
 	if err != nil {
 		return nil, fmt.Errorf("delete message: %w", err)
 	}
-	h.committed()
+	h.outbox.Wake()
 	return api.DeleteMessage204Response{}, nil
 }

@@ -2,14 +2,12 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 
-	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/gen/api"
 )
 
@@ -58,18 +56,9 @@ func (h *Handlers) GetReadiness(ctx context.Context, _ api.GetReadinessRequestOb
 }
 
 // GetOpenAPIDocument serves api/openapi.yaml itself, as JSON, so a client generated from the
-// served document is the client generated from the file. It is converted on each request:
-// clients fetch it rarely, and nothing has to hold a copy.
+// served document is the client generated from the file.
 func (h *Handlers) GetOpenAPIDocument(context.Context, api.GetOpenAPIDocumentRequestObject) (api.GetOpenAPIDocumentResponseObject, error) {
-	raw, err := apispec.JSON()
-	if err != nil {
-		return nil, err
-	}
-	var document api.GetOpenAPIDocument200JSONResponse
-	if err := json.Unmarshal(raw, &document); err != nil {
-		return nil, fmt.Errorf("decode the OpenAPI document: %w", err)
-	}
-	return document, nil
+	return h.document, nil
 }
 
 // GetMetrics renders this server's own registry in the Prometheus text format.

@@ -48,7 +48,7 @@ func TestMetricsComeFromTheServersOwnRegistry(t *testing.T) {
 	b := setup(t)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newPoolCollector(b.pool))
-	h, err := NewHandlers(b.pool, reg, discardLogger())
+	h, err := NewHandlers(handlerDeps(b.pool, reg, b.live))
 	require.NoError(t, err)
 	resp, err := h.GetMetrics(t.Context(), api.GetMetricsRequestObject{})
 	text := string(expect[api.GetMetrics200TextResponse](t, resp, err))

@@ -42,9 +42,6 @@ func (h *Handlers) MarkRead(ctx context.Context, req api.MarkReadRequestObject) 
 // signalRead tells the members' connections (the reader's other devices included) that the
 // reader has read up to seq. It is ephemeral: a failure is logged, not answered.
 func (h *Handlers) signalRead(ctx context.Context, conversationID uuid.UUID, userID string, seq int64) {
-	if h.signals == nil {
-		return
-	}
 	frame, err := json.Marshal(api.ReadFrame{Type: api.ReadFrameTypeRead, ConversationId: conversationID, UserId: userID, Seq: seq})
 	if err == nil {
 		err = h.signals.Signal(ctx, realtime.Signal{ConversationID: conversationID, UserID: userID, Frame: frame})

@@ -4,45 +4,57 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/parleyhq/parley/internal/lifecycle"
 	"github.com/parleyhq/parley/realtime"
 )
 
-// startRealtime builds the live path: the broker (in-process, or Redis Streams between nodes),
-// the hub that holds the WebSockets, and the dispatcher that drains the outbox into the broker.
-func (s *Server) startRealtime(ctx context.Context) error {
-	metrics := realtime.NewMetrics(s.registry)
-	var broker realtime.Broker
-	local := realtime.NewLocalBroker()
-	if s.cfg.Redis.URL != "" {
-		rb, err := realtime.NewRedisBroker(ctx, s.cfg.Redis, metrics, s.logger)
-		if err != nil {
-			return err
-		}
-		s.redis = rb
-		s.registry.MustRegister(realtime.NewPendingCollector(rb))
-		broker = rb
-	} else {
-		broker = local
-	}
-
-	hub, err := realtime.NewHub(s.cfg.Hub, realtime.NewPGStore(s.pool), broker, metrics, s.logger)
-	if err != nil {
-		return err
-	}
-	s.hub = hub
-	if s.redis != nil {
-		if err := s.redis.Start(ctx, hub); err != nil {
-			return err
-		}
-	} else {
-		local.Attach(hub)
-	}
-
-	connConfig := s.pool.Config().ConnConfig.Copy()
-	s.dispatcher = realtime.NewDispatcher(s.cfg.Dispatcher, s.pool, func(ctx context.Context) (*pgx.Conn, error) {
-		return pgx.ConnectConfig(ctx, connConfig)
-	}, broker, metrics, s.logger)
-	s.signals = broker
-	return s.dispatcher.Start(ctx)
+// liveParts is the live path of a node: the hub that holds the WebSockets, what carries events
+// to it (the Redis consumer between nodes, or the local broker) and the dispatcher that drains the
+// outbox into the bus. Services are in the order they start.
+type liveParts struct {
+	hub        *realtime.Hub
+	dispatcher *realtime.Dispatcher
+	services   []lifecycle.Service
 }
+
+// newLiveParts builds the live path, started by nothing yet: with a Redis client, Redis Streams
+// carry events and signals between nodes; without, everything stays in this process.
+func (s *Server) newLiveParts() (liveParts, error) {
+	metrics := realtime.NewMetrics(s.registry)
+	store := realtime.NewPGStore(s.pool)
+	var signals realtime.SignalBus
+	var redisPublisher *realtime.RedisPublisher
+	if s.redis != nil {
+		redisPublisher = realtime.NewRedisPublisher(s.redis, s.cfg.Redis)
+		signals = redisPublisher
+	}
+	hub, err := realtime.NewHub(s.cfg.Hub, store, signals, metrics, s.logger)
+	if err != nil {
+		return liveParts{}, err
+	}
+	var publisher realtime.Publisher
+	var carrier lifecycle.Service
+	if s.redis != nil {
+		consumer := realtime.NewRedisConsumer(s.redis, s.cfg.Redis, hub, metrics, s.logger)
+		s.registry.MustRegister(realtime.NewPendingCollector(consumer))
+		publisher, carrier = redisPublisher, consumer
+	} else {
+		local := realtime.NewLocalBroker(hub, s.logger)
+		publisher, carrier = local, local
+	}
+	connConfig := s.pool.Config().ConnConfig.Copy()
+	dispatcher := realtime.NewDispatcher(s.cfg.Dispatcher, s.pool, func(ctx context.Context) (*pgx.Conn, error) {
+		return pgx.ConnectConfig(ctx, connConfig)
+	}, publisher, metrics, s.logger)
+	return liveParts{
+		hub: hub, dispatcher: dispatcher,
+		services: []lifecycle.Service{hub, carrier, dispatcher},
+	}, nil
+}
+
+// redisPinger is the readiness check of a node's Redis.
+type redisPinger struct{ client *redis.Client }
+
+func (p redisPinger) Ping(ctx context.Context) error { return p.client.Ping(ctx).Err() }

@@ -16,31 +16,40 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/db/migrations"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/internal/lifecycle"
 	"github.com/parleyhq/parley/realtime"
 )
 
-// Server owns the pool, the authenticator and the metrics registry. Build it with New, serve with
-// Serve (or mount Handler), and Close it once.
+// Server owns the pool, the Redis client, the metrics registry and the node's services (the
+// authenticator's key refresh, the hub, what carries events to it, the dispatcher). Build it with
+// New, serve with Serve (or mount Handler), and Close it once.
 type Server struct {
-	cfg        Config
-	logger     *slog.Logger
-	pool       *pgxpool.Pool
-	auth       *Authenticator
-	registry   *prometheus.Registry
-	redis      *realtime.RedisBroker // nil on one node without Redis
-	signals    realtime.Broker       // what carries read receipts: Redis, or in-process
-	hub        *realtime.Hub
-	dispatcher *realtime.Dispatcher
-	handler    http.Handler
+	cfg      Config
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	redis    *redis.Client // nil on one node without Redis
+	registry *prometheus.Registry
+	auth     *Authenticator
+	hub      *realtime.Hub
+	// services are started in this order by New and stopped in reverse by Close; started counts
+	// those running.
+	services []lifecycle.Service
+	started  int
+	handler  http.Handler
 }
 
-// New connects to PostgreSQL (failing fast when it is unreachable), migrates when configured, and
-// assembles the HTTP handler. On error everything created so far is closed.
+// New checks the configuration, connects to PostgreSQL (failing fast when it is unreachable),
+// migrates when configured, and assembles the HTTP handler. On error everything created so far
+// is closed.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
 	s := &Server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
@@ -72,6 +81,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		}
 	}
 
+	if cfg.Redis.URL != "" {
+		opts, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return nil, fmt.Errorf("parse redis URL: %w", err)
+		}
+		s.redis = redis.NewClient(opts)
+	}
 	s.auth, err = NewAuthenticator(cfg.Auth, logger)
 	if err != nil {
 		return nil, err
@@ -83,22 +99,29 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		newPoolCollector(s.pool),
 		realtime.NewBacklogCollector(s.pool),
 	)
-	if err := s.startRealtime(ctx); err != nil {
-		return nil, err
-	}
-	handlers, err := NewHandlers(s.pool, s.registry, logger)
+	live, err := s.newLiveParts()
 	if err != nil {
 		return nil, err
 	}
-	handlers.signals = s.signals
-	handlers.maxMembers = cfg.MaxMembers
-	handlers.outboxWritten = s.dispatcher.Wake
+	s.hub = live.hub
+	deps := HandlerDeps{Pool: s.pool, Gatherer: s.registry, Logger: logger, Signals: live.hub, Outbox: live.dispatcher, MaxMembers: cfg.MaxMembers}
 	if s.redis != nil {
-		handlers.redis = s.redis
+		deps.Redis = redisPinger{s.redis}
+	}
+	handlers, err := NewHandlers(deps)
+	if err != nil {
+		return nil, err
 	}
 	s.handler, err = s.routes(handlers, s.rateLimits())
 	if err != nil {
 		return nil, err
+	}
+	s.services = append([]lifecycle.Service{s.auth}, live.services...)
+	for _, svc := range s.services {
+		if err := svc.Start(ctx); err != nil {
+			return nil, err
+		}
+		s.started++
 	}
 	return s, nil
 }
@@ -109,7 +132,7 @@ func (s *Server) rateLimits() *rateLimits {
 	local := newLocalLimiter(time.Now)
 	var l limiter = local
 	if s.redis != nil {
-		l = newRedisLimiter(s.redis.Client(), s.cfg.Redis.Namespace, local, s.logger)
+		l = newRedisLimiter(s.redis, s.cfg.Redis.Namespace, local, s.logger)
 	}
 	return newRateLimits(s.cfg.Limits, l, s.cfg.ClientAddrHeader, s.registry)
 }
@@ -174,29 +197,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = errors.Join(err, serveErr)
 	}
 	// Shutdown leaves hijacked connections alone: the hub closes its WebSockets with 1001.
-	s.hub.Close()
+	err = errors.Join(err, s.hub.Stop(shutdownCtx))
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
 }
 
-// Close releases what New created, in reverse order. Safe on a partly built server.
+// Close stops the services in reverse order and closes what New created. Safe on a partly
+// built server.
 func (s *Server) Close() {
-	if s.dispatcher != nil {
-		s.dispatcher.Stop()
-	}
-	if s.redis != nil {
-		s.redis.Stop()
-	}
-	if s.hub != nil {
-		s.hub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	for ; s.started > 0; s.started-- {
+		if err := s.services[s.started-1].Stop(ctx); err != nil {
+			s.logger.Error("stop service", "error", err)
+		}
 	}
 	if s.redis != nil {
 		_ = s.redis.Close()
-	}
-	if s.auth != nil {
-		s.auth.Close()
 	}
 	if s.pool != nil {
 		s.pool.Close()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,20 +18,55 @@ import (
 	"github.com/parleyhq/parley/db/dbtest"
 	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/realtime"
 )
 
 // testBundle is what a handler test needs: the handlers over a database of its own.
 type testBundle struct {
 	h    *Handlers
 	pool *pgxpool.Pool
+	live *liveStandIn
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	pool := dbtest.NewPool(t)
-	h, err := NewHandlers(pool, prometheus.NewRegistry(), discardLogger())
+	live := &liveStandIn{}
+	h, err := NewHandlers(handlerDeps(pool, prometheus.NewRegistry(), live))
 	require.NoError(t, err)
-	return &testBundle{h: h, pool: pool}
+	return &testBundle{h: h, pool: pool, live: live}
+}
+
+// handlerDeps is what handler tests run with: no hub and no dispatcher, but a stand-in for both
+// that records what the handlers send them.
+func handlerDeps(pool *pgxpool.Pool, gatherer prometheus.Gatherer, live *liveStandIn) HandlerDeps {
+	return HandlerDeps{Pool: pool, Gatherer: gatherer, Logger: discardLogger(), Signals: live, Outbox: live}
+}
+
+// liveStandIn stands in for the hub and the dispatcher in handler tests.
+type liveStandIn struct {
+	mu      sync.Mutex
+	signals []realtime.Signal
+	wakes   int
+}
+
+func (l *liveStandIn) Signal(_ context.Context, s realtime.Signal) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.signals = append(l.signals, s)
+	return nil
+}
+
+func (l *liveStandIn) Wake() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.wakes++
+}
+
+func (l *liveStandIn) recorded() (signals []realtime.Signal, wakes int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.signals), l.wakes
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
