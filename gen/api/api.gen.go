@@ -1082,8 +1082,9 @@ type ClientInterface interface {
 	// of, and of conversations joined while connected.
 	//
 	// Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
-	// 4001 slow consumer, 4401 token expired, 4429 too many connections for this user. After any
-	// close, reconnect and `resume`. Handshakes are rate limited per client address (429).
+	// 1013 try again later (the event log could not be read, or no resume slot came free in
+	// time), 4001 slow consumer, 4401 token expired, 4429 too many connections for this user.
+	// After any close, reconnect and `resume`. Handshakes are rate limited per client address (429).
 	//
 	// Corresponds with GET /v1/ws (the `ConnectWebSocket` operationId).
 	ConnectWebSocket(ctx context.Context, params *ConnectWebSocketParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1541,8 +1542,9 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // of, and of conversations joined while connected.
 //
 // Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
-// 4001 slow consumer, 4401 token expired, 4429 too many connections for this user. After any
-// close, reconnect and `resume`. Handshakes are rate limited per client address (429).
+// 1013 try again later (the event log could not be read, or no resume slot came free in
+// time), 4001 slow consumer, 4401 token expired, 4429 too many connections for this user.
+// After any close, reconnect and `resume`. Handshakes are rate limited per client address (429).
 //
 // Corresponds with GET /v1/ws (the `ConnectWebSocket` operationId).
 func (c *Client) ConnectWebSocket(ctx context.Context, params *ConnectWebSocketParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2682,8 +2684,9 @@ type ClientWithResponsesInterface interface {
 	// of, and of conversations joined while connected.
 	//
 	// Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
-	// 4001 slow consumer, 4401 token expired, 4429 too many connections for this user. After any
-	// close, reconnect and `resume`. Handshakes are rate limited per client address (429).
+	// 1013 try again later (the event log could not be read, or no resume slot came free in
+	// time), 4001 slow consumer, 4401 token expired, 4429 too many connections for this user.
+	// After any close, reconnect and `resume`. Handshakes are rate limited per client address (429).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4857,8 +4860,9 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // of, and of conversations joined while connected.
 //
 // Close codes: 1001 server shutting down, 1008 policy (bad frames), 1009 frame too large,
-// 4001 slow consumer, 4401 token expired, 4429 too many connections for this user. After any
-// close, reconnect and `resume`. Handshakes are rate limited per client address (429).
+// 1013 try again later (the event log could not be read, or no resume slot came free in
+// time), 4001 slow consumer, 4401 token expired, 4429 too many connections for this user.
+// After any close, reconnect and `resume`. Handshakes are rate limited per client address (429).
 //
 // Returns a wrapper object for the known response body format(s).
 //
