@@ -85,48 +85,67 @@ func TestAsyncAPIFramesHaveGeneratedTypes(t *testing.T) {
 
 	goTypes := declaredTypes(t, generatedAPIPath)
 
-	// Messages: each payload is a frame schema with generated Go types.
-	used := map[string]bool{}       // "#/channels/<c>/messages/<m>" -> referenced by an operation
-	payloads := map[string]string{} // schema name -> a message that carries it
+	used, payloads := checkMessagePayloads(t, async, openapi, goTypes)
+	checkOperations(t, async, used)
+	checkEveryFrameIsAPayload(t, openapi, payloads)
+}
+
+// checkMessagePayloads checks that each message's payload is a frame schema with generated Go
+// types. It returns every message's $ref ("#/channels/<c>/messages/<m>"), mapped to false for
+// "used by no operation yet", and every payload schema's name mapped to a message that carries it.
+func checkMessagePayloads(t *testing.T, async asyncAPIDoc, openapi openAPIDoc, goTypes map[string]string) (used map[string]bool, payloads map[string]string) {
+	t.Helper()
+	used = map[string]bool{}
+	payloads = map[string]string{}
 	for _, channelID := range slices.Sorted(maps.Keys(async.Channels)) {
 		channel := async.Channels[channelID]
 		require.NotEmpty(t, channel.Address, "channel %s has no address", channelID)
 		for _, messageID := range slices.Sorted(maps.Keys(channel.Messages)) {
-			message := channel.Messages[messageID]
 			where := "channel " + channelID + ", message " + messageID
 			used[channelRefPrefix+channelID+"/messages/"+messageID] = false
-
-			name, ok := strings.CutPrefix(message.Payload.Ref, schemaRefPrefix)
-			require.True(t, ok, "%s: payload $ref %q is not of the form %s<Name>",
-				where, message.Payload.Ref, schemaRefPrefix)
-			require.NotEmpty(t, name, "%s: payload $ref names no schema", where)
-			require.NotContains(t, name, "/", "%s: payload $ref %q must name a whole schema",
-				where, message.Payload.Ref)
-
-			// (a) the schema exists in the HTTP API.
-			schema, ok := openapi.Components.Schemas[name]
-			require.True(t, ok, "%s: schema %s is not in components.schemas of %s", where, name, openAPIPath)
-
-			// (b) oapi-codegen generated a struct for it.
-			require.Equal(t, "struct", goTypes[name],
-				"%s: %s must declare `type %s struct`", where, generatedAPIPath, name)
-
-			// (c) its `type` is a one-value string enum, generated as <Name>Type.
-			typeProp, ok := schema.Properties["type"]
-			require.True(t, ok, "%s: schema %s has no `type` property", where, name)
-			require.Len(t, typeProp.Enum, 1, "%s: %s.type must be an enum of exactly one value", where, name)
-			value, ok := typeProp.Enum[0].(string)
-			require.True(t, ok, "%s: %s.type enum value %v is not a string", where, name, typeProp.Enum[0])
-			require.NotEmpty(t, value, "%s: %s.type enum value is empty", where, name)
-			require.Equal(t, "string", goTypes[name+"Type"],
-				"%s: %s must declare `type %sType string`", where, generatedAPIPath, name)
-
+			name := checkFramePayload(t, where, channel.Messages[messageID], openapi, goTypes)
 			payloads[name] = where
 		}
 	}
 	require.NotEmpty(t, used, "%s: no messages", asyncAPIPath)
+	return used, payloads
+}
 
-	// Operations: each names an existing channel and messages of that channel.
+// checkFramePayload checks one message, described by where, and returns the name of its payload
+// schema.
+func checkFramePayload(t *testing.T, where string, message asyncAPIMessage, openapi openAPIDoc, goTypes map[string]string) string {
+	t.Helper()
+	name, ok := strings.CutPrefix(message.Payload.Ref, schemaRefPrefix)
+	require.True(t, ok, "%s: payload $ref %q is not of the form %s<Name>",
+		where, message.Payload.Ref, schemaRefPrefix)
+	require.NotEmpty(t, name, "%s: payload $ref names no schema", where)
+	require.NotContains(t, name, "/", "%s: payload $ref %q must name a whole schema",
+		where, message.Payload.Ref)
+
+	// (a) the schema exists in the HTTP API.
+	schema, ok := openapi.Components.Schemas[name]
+	require.True(t, ok, "%s: schema %s is not in components.schemas of %s", where, name, openAPIPath)
+
+	// (b) oapi-codegen generated a struct for it.
+	require.Equal(t, "struct", goTypes[name],
+		"%s: %s must declare `type %s struct`", where, generatedAPIPath, name)
+
+	// (c) its `type` is a one-value string enum, generated as <Name>Type.
+	typeProp, ok := schema.Properties["type"]
+	require.True(t, ok, "%s: schema %s has no `type` property", where, name)
+	require.Len(t, typeProp.Enum, 1, "%s: %s.type must be an enum of exactly one value", where, name)
+	value, ok := typeProp.Enum[0].(string)
+	require.True(t, ok, "%s: %s.type enum value %v is not a string", where, name, typeProp.Enum[0])
+	require.NotEmpty(t, value, "%s: %s.type enum value is empty", where, name)
+	require.Equal(t, "string", goTypes[name+"Type"],
+		"%s: %s must declare `type %sType string`", where, generatedAPIPath, name)
+	return name
+}
+
+// checkOperations checks that each operation names an existing channel and messages of that
+// channel, and that every message in used is sent or received by some operation.
+func checkOperations(t *testing.T, async asyncAPIDoc, used map[string]bool) {
+	t.Helper()
 	require.NotEmpty(t, async.Operations, "%s: no operations", asyncAPIPath)
 	for _, operationID := range slices.Sorted(maps.Keys(async.Operations)) {
 		operation := async.Operations[operationID]
@@ -151,8 +170,12 @@ func TestAsyncAPIFramesHaveGeneratedTypes(t *testing.T) {
 	for _, messageRef := range slices.Sorted(maps.Keys(used)) {
 		require.True(t, used[messageRef], "message %s is used by no operation", messageRef)
 	}
+}
 
-	// The converse: a frame cannot be added to the HTTP API without being described here.
+// checkEveryFrameIsAPayload is the converse: a frame cannot be added to the HTTP API without
+// being described in api/asyncapi.yaml.
+func checkEveryFrameIsAPayload(t *testing.T, openapi openAPIDoc, payloads map[string]string) {
+	t.Helper()
 	for _, name := range slices.Sorted(maps.Keys(openapi.Components.Schemas)) {
 		if !strings.HasSuffix(name, "Frame") {
 			continue

@@ -15,6 +15,34 @@ import (
 // FuzzDecodeClientFrame feeds arbitrary bytes to the frame decoder, which reads whatever a client
 // sends before anything else looks at it.
 func FuzzDecodeClientFrame(f *testing.F) {
+	addClientFrameSeeds(f)
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		frame, err := decodeClientFrame(data)
+		if err != nil {
+			checkFrameError(t, err)
+			return
+		}
+		reencoded := canonicalFrame(t, data, frame)
+
+		// What the decoder accepts must mean the same as its canonical encoding.
+		raw, err := json.Marshal(reencoded)
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", frame, err)
+		}
+		again, err := decodeClientFrame(raw)
+		if err != nil {
+			t.Fatalf("re-encoded frame %s refused: %v", raw, err)
+		}
+		if !reflect.DeepEqual(frame, again) {
+			t.Fatalf("round trip changed the frame:\n  input %q\n  first %+v\n  again %+v (from %s)", data, frame, again, raw)
+		}
+	})
+}
+
+// addClientFrameSeeds adds frames of every type a client may send, well formed and not: wrong
+// envelopes, wrong field types, invalid UTF-8, cursors no seq can be, and deep nesting.
+func addClientFrameSeeds(f *testing.F) {
 	const conv = "0f8fad5b-d9cb-469f-a165-70867728950e"
 	for _, seed := range []string{
 		`{"type":"resume","cursors":{"` + conv + `":41}}`,
@@ -63,59 +91,50 @@ func FuzzDecodeClientFrame(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+}
 
-	f.Fuzz(func(t *testing.T, data []byte) {
-		frame, err := decodeClientFrame(data)
-		if err != nil {
-			var fe *frameError
-			switch {
-			case errors.Is(err, errProtocolFrame):
-			case errors.As(err, &fe):
-				if fe.code == "" || fe.message == "" {
-					t.Fatalf("frame error without code or message: %#v", fe)
-				}
-			default:
-				t.Fatalf("unexpected error type %T: %v", err, err)
-			}
-			return
+// checkFrameError checks that a refused frame is refused with a protocol error, which closes the
+// connection, or with a frame error the client is told about by its code and message.
+func checkFrameError(t *testing.T, err error) {
+	t.Helper()
+	var fe *frameError
+	switch {
+	case errors.Is(err, errProtocolFrame):
+	case errors.As(err, &fe):
+		if fe.code == "" || fe.message == "" {
+			t.Fatalf("frame error without code or message: %#v", fe)
 		}
+	default:
+		t.Fatalf("unexpected error type %T: %v", err, err)
+	}
+}
 
-		var reencoded any
-		switch frame.typ {
-		case "resume":
-			cursors := api.Cursors{}
-			for id, seq := range frame.cursors {
-				if seq < 0 {
-					t.Fatalf("negative cursor %d for %s", seq, id)
-				}
-				cursors[id.String()] = seq
+// canonicalFrame checks an accepted frame against the input it was decoded from, and returns the
+// frame as the generated API type encodes it.
+func canonicalFrame(t *testing.T, data []byte, frame clientFrame) any {
+	t.Helper()
+	switch frame.typ {
+	case "resume":
+		cursors := api.Cursors{}
+		for id, seq := range frame.cursors {
+			if seq < 0 {
+				t.Fatalf("negative cursor %d for %s", seq, id)
 			}
-			checkCursorsAgainstInput(t, data, frame.cursors)
-			reencoded = api.ResumeFrame{Type: api.ResumeFrameTypeResume, Cursors: cursors}
-		case "typing":
-			if frame.conv == uuid.Nil {
-				t.Fatal("typing frame accepted without a conversation id")
-			}
-			reencoded = api.TypingRequestFrame{Type: api.TypingRequestFrameTypeTyping, ConversationId: frame.conv}
-		case "ping":
-			reencoded = api.PingFrame{Type: api.PingFrameTypePing, Id: frame.pingID}
-		default:
-			t.Fatalf("accepted frame of type %q", frame.typ)
+			cursors[id.String()] = seq
 		}
-
-		// What the decoder accepts must mean the same as its canonical encoding.
-		raw, err := json.Marshal(reencoded)
-		if err != nil {
-			t.Fatalf("re-encode %+v: %v", frame, err)
+		checkCursorsAgainstInput(t, data, frame.cursors)
+		return api.ResumeFrame{Type: api.ResumeFrameTypeResume, Cursors: cursors}
+	case "typing":
+		if frame.conv == uuid.Nil {
+			t.Fatal("typing frame accepted without a conversation id")
 		}
-		again, err := decodeClientFrame(raw)
-		if err != nil {
-			t.Fatalf("re-encoded frame %s refused: %v", raw, err)
-		}
-		if !reflect.DeepEqual(frame, again) {
-			t.Fatalf("round trip changed the frame:\n  input %q\n  first %+v\n  again %+v (from %s)", data, frame, again, raw)
-		}
-	})
+		return api.TypingRequestFrame{Type: api.TypingRequestFrameTypeTyping, ConversationId: frame.conv}
+	case "ping":
+		return api.PingFrame{Type: api.PingFrameTypePing, Id: frame.pingID}
+	default:
+		t.Fatalf("accepted frame of type %q", frame.typ)
+		return nil
+	}
 }
 
 // checkCursorsAgainstInput decodes the cursors independently: every key must be a UUID, and every

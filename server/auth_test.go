@@ -60,13 +60,7 @@ func TestHS256Tokens(t *testing.T) {
 	secret := []byte(testSecret)
 	auth := startAuthenticator(t, AuthConfig{Secret: secret, Issuer: "https://id.example", Audience: "parley"})
 
-	good := func() jwt.RegisteredClaims {
-		c := claimsFor("alice")
-		c.Issuer = "https://id.example"
-		c.Audience = jwt.ClaimStrings{"parley"}
-		return c
-	}
-	id, err := auth.Authenticate(sign(t, jwt.SigningMethodHS256, secret, "", good()))
+	id, err := auth.Authenticate(sign(t, jwt.SigningMethodHS256, secret, "", goodHS256Claims()))
 	require.NoError(t, err)
 	require.Equal(t, "alice", id.UserID)
 
@@ -76,89 +70,90 @@ func TestHS256Tokens(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "bob", id.UserID, "parley token mints what serve accepts")
 
-	attacks := map[string]func() string{
+	for _, attacks := range []map[string]func() string{forgedHS256Tokens(t, secret), badClaimsHS256Tokens(t, secret)} {
+		for name, token := range attacks {
+			_, err := auth.Authenticate(token())
+			require.Error(t, err, name)
+		}
+	}
+	_, err = auth.Authenticate(func() string {
+		c := goodHS256Claims()
+		c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
+		return sign(t, jwt.SigningMethodHS256, secret, "", c)
+	}())
+	require.ErrorIs(t, err, errTokenExpired)
+}
+
+// goodHS256Claims are claims TestHS256Tokens' Authenticator accepts: alice, for the configured
+// issuer and audience, for an hour.
+func goodHS256Claims() jwt.RegisteredClaims {
+	c := claimsFor("alice")
+	c.Issuer = "https://id.example"
+	c.Audience = jwt.ClaimStrings{"parley"}
+	return c
+}
+
+// forgedHS256Tokens make tokens with good claims that are not signed with secret by HS256 as
+// they should be, or carry what the signature cannot make acceptable.
+func forgedHS256Tokens(t *testing.T, secret []byte) map[string]func() string {
+	return map[string]func() string{
 		"AlgNone": func() string {
-			return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", good())
+			return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", goodHS256Claims())
 		},
 		"WrongSecret": func() string {
-			return sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-enough-length!!"), "", good())
+			return sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-enough-length!!"), "", goodHS256Claims())
 		},
-		"HS512": func() string { return sign(t, jwt.SigningMethodHS512, secret, "", good()) },
-		"Expired": func() string {
-			c := good()
-			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
-			return sign(t, jwt.SigningMethodHS256, secret, "", c)
-		},
-		"NotYetValid": func() string {
-			c := good()
-			c.NotBefore = jwt.NewNumericDate(time.Now().Add(time.Hour))
-			return sign(t, jwt.SigningMethodHS256, secret, "", c)
-		},
-		"NoExpiry": func() string {
-			c := good()
-			c.ExpiresAt = nil
-			return sign(t, jwt.SigningMethodHS256, secret, "", c)
-		},
-		"WrongIssuer": func() string {
-			c := good()
-			c.Issuer = "https://evil.example"
-			return sign(t, jwt.SigningMethodHS256, secret, "", c)
-		},
-		"WrongAudience": func() string {
-			c := good()
-			c.Audience = jwt.ClaimStrings{"someone-else"}
-			return sign(t, jwt.SigningMethodHS256, secret, "", c)
-		},
-		"EmptySubject": func() string {
-			c := good()
-			c.Subject = ""
-			return sign(t, jwt.SigningMethodHS256, secret, "", c)
-		},
-		"SubjectWithSpaces": func() string {
-			c := good()
-			c.Subject = "alice smith"
-			return sign(t, jwt.SigningMethodHS256, secret, "", c)
-		},
-		"SubjectTooLong": func() string {
-			c := good()
-			c.Subject = strings.Repeat("a", 129)
-			return sign(t, jwt.SigningMethodHS256, secret, "", c)
-		},
+		"HS512": func() string { return sign(t, jwt.SigningMethodHS512, secret, "", goodHS256Claims()) },
 		"Oversized": func() string {
-			c := good()
+			c := goodHS256Claims()
 			c.ID = strings.Repeat("x", 10<<10)
 			return sign(t, jwt.SigningMethodHS256, secret, "", c)
 		},
 		"CriticalExtension": func() string {
-			token := jwt.NewWithClaims(jwt.SigningMethodHS256, good())
+			token := jwt.NewWithClaims(jwt.SigningMethodHS256, goodHS256Claims())
 			token.Header["crit"] = []string{"exp"}
 			signed, err := token.SignedString(secret)
 			require.NoError(t, err)
 			return signed
 		},
-		"ExpiryAsString": func() string {
-			return signedToken(sha256.New, `{"alg":"HS256","typ":"JWT"}`,
-				fmt.Sprintf(`{"sub":"alice","iss":"https://id.example","aud":"parley","exp":"%d"}`, time.Now().Add(time.Hour).Unix()))
-		},
-		"ClaimNameInOtherCase": func() string {
-			return signedToken(sha256.New, `{"alg":"HS256","typ":"JWT"}`,
-				fmt.Sprintf(`{"SUB":"alice","iss":"https://id.example","aud":"parley","exp":%d}`, time.Now().Add(time.Hour).Unix()))
-		},
 		"Truncated": func() string {
-			s := sign(t, jwt.SigningMethodHS256, secret, "", good())
+			s := sign(t, jwt.SigningMethodHS256, secret, "", goodHS256Claims())
 			return s[:len(s)-4]
 		},
 	}
-	for name, token := range attacks {
-		_, err := auth.Authenticate(token())
-		require.Error(t, err, name)
+}
+
+// badClaimsHS256Tokens make tokens properly signed with secret whose claims must be refused.
+func badClaimsHS256Tokens(t *testing.T, secret []byte) map[string]func() string {
+	withClaims := func(change func(*jwt.RegisteredClaims)) func() string {
+		return func() string {
+			c := goodHS256Claims()
+			change(&c)
+			return sign(t, jwt.SigningMethodHS256, secret, "", c)
+		}
 	}
-	_, err = auth.Authenticate(func() string {
-		c := good()
-		c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
-		return sign(t, jwt.SigningMethodHS256, secret, "", c)
-	}())
-	require.ErrorIs(t, err, errTokenExpired)
+	return map[string]func() string{
+		"Expired": withClaims(func(c *jwt.RegisteredClaims) {
+			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
+		}),
+		"NotYetValid": withClaims(func(c *jwt.RegisteredClaims) {
+			c.NotBefore = jwt.NewNumericDate(time.Now().Add(time.Hour))
+		}),
+		"NoExpiry":          withClaims(func(c *jwt.RegisteredClaims) { c.ExpiresAt = nil }),
+		"WrongIssuer":       withClaims(func(c *jwt.RegisteredClaims) { c.Issuer = "https://evil.example" }),
+		"WrongAudience":     withClaims(func(c *jwt.RegisteredClaims) { c.Audience = jwt.ClaimStrings{"someone-else"} }),
+		"EmptySubject":      withClaims(func(c *jwt.RegisteredClaims) { c.Subject = "" }),
+		"SubjectWithSpaces": withClaims(func(c *jwt.RegisteredClaims) { c.Subject = "alice smith" }),
+		"SubjectTooLong":    withClaims(func(c *jwt.RegisteredClaims) { c.Subject = strings.Repeat("a", 129) }),
+		"ExpiryAsString": func() string {
+			return signedToken(sha256.New, hs256Header,
+				fmt.Sprintf(`{"sub":"alice","iss":"https://id.example","aud":"parley","exp":"%d"}`, time.Now().Add(time.Hour).Unix()))
+		},
+		"ClaimNameInOtherCase": func() string {
+			return signedToken(sha256.New, hs256Header,
+				fmt.Sprintf(`{"SUB":"alice","iss":"https://id.example","aud":"parley","exp":%d}`, time.Now().Add(time.Hour).Unix()))
+		},
+	}
 }
 
 // jwksServer serves a key set that a test can change, counting fetches.

@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	apispec "github.com/parleyhq/parley/api"
@@ -111,127 +112,180 @@ func TestEndToEndWithTypedClient(t *testing.T) {
 	t.Parallel()
 	baseURL := servertest.Start(t, e2eSecret)
 	transport := newSpecCheckingTransport(t, baseURL)
-	ctx := t.Context()
-	alice := clientAs(t, baseURL, transport, "alice")
-	bob := clientAs(t, baseURL, transport, "bob")
-	carol := clientAs(t, baseURL, transport, "carol")
-	anonymous := clientAs(t, baseURL, transport, "")
+	team := e2eTeam{
+		alice:     clientAs(t, baseURL, transport, "alice"),
+		bob:       clientAs(t, baseURL, transport, "bob"),
+		carol:     clientAs(t, baseURL, transport, "carol"),
+		anonymous: clientAs(t, baseURL, transport, ""),
+	}
 
-	me, err := alice.GetMeWithResponse(ctx)
+	team.onlyTokenHoldersAreKnown(t)
+	conv := team.aliceStartsTheLaunchConversation(t)
+	sent := team.alicePostsTheDay(t, conv)
+	team.bobCatchesUpPageByPage(t, conv)
+	team.aliceEditsAndDeletesHerOwnMessagesOnly(t, conv, sent)
+	team.bobReadsAndReplaysTheEvents(t, conv, sent)
+	team.carolLeavesTheRenamedConversation(t, conv)
+	team.bobAndCarolShareOneDirectConversation(t)
+	team.aTooLongMessageIsRefusedByField(t, conv)
+	team.operatorsSeeItAllWithoutAToken(t)
+
+	require.GreaterOrEqual(t, transport.count(), 25)
+	t.Logf("responses validated against the spec: %d", transport.count())
+}
+
+// e2eTeam is the cast of the end-to-end story: three colleagues and a client without a token.
+type e2eTeam struct {
+	alice, bob, carol, anonymous *api.ClientWithResponses
+}
+
+func (team e2eTeam) onlyTokenHoldersAreKnown(t *testing.T) {
+	ctx := t.Context()
+	me, err := team.alice.GetMeWithResponse(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "alice", me.JSON200.UserId)
 
-	unauth, err := anonymous.GetMeWithResponse(ctx)
+	unauth, err := team.anonymous.GetMeWithResponse(ctx)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, unauth.StatusCode())
 	require.Equal(t, "unauthorized", unauth.ApplicationproblemJSON401.Code)
+}
 
+// aliceStartsTheLaunchConversation creates a group with bob, adds carol, and returns its id.
+func (team e2eTeam) aliceStartsTheLaunchConversation(t *testing.T) uuid.UUID {
+	ctx := t.Context()
 	title := "Launch"
-	created, err := alice.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeGroup, Title: &title, MemberIds: []string{"bob"}})
+	created, err := team.alice.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeGroup, Title: &title, MemberIds: []string{"bob"}})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
 	conv := created.JSON201.Id
 
-	added, err := alice.AddMemberWithResponse(ctx, conv, api.AddMemberJSONRequestBody{UserId: "carol"})
+	added, err := team.alice.AddMemberWithResponse(ctx, conv, api.AddMemberJSONRequestBody{UserId: "carol"})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, added.StatusCode())
+	return conv
+}
 
+// alicePostsTheDay sends three messages, retries the first, which is not sent twice, and returns
+// the three.
+func (team e2eTeam) alicePostsTheDay(t *testing.T, conv uuid.UUID) []api.Message {
+	ctx := t.Context()
 	var sent []api.Message
 	for i, body := range []string{"Welcome!", "Agenda at 10", "Coffee?"} {
-		resp, err := alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "day1-" + string(rune('a'+i)), Body: body})
+		resp, err := team.alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "day1-" + string(rune('a'+i)), Body: body})
 		require.NoError(t, err)
 		require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 		sent = append(sent, *resp.JSON201)
 	}
-	retry, err := alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "day1-a", Body: "Welcome!"})
+	retry, err := team.alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "day1-a", Body: "Welcome!"})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, retry.StatusCode())
 	require.Equal(t, sent[0].Id, retry.JSON200.Id)
+	return sent
+}
 
-	list, err := bob.ListConversationsWithResponse(ctx, &api.ListConversationsParams{})
+func (team e2eTeam) bobCatchesUpPageByPage(t *testing.T, conv uuid.UUID) {
+	ctx := t.Context()
+	list, err := team.bob.ListConversationsWithResponse(ctx, &api.ListConversationsParams{})
 	require.NoError(t, err)
 	require.Len(t, list.JSON200.Items, 1)
 	require.EqualValues(t, 3, list.JSON200.Items[0].UnreadCount)
 	require.Equal(t, "Coffee?", list.JSON200.Items[0].LastMessage.Body)
 
 	limit := 2
-	page, err := bob.ListMessagesWithResponse(ctx, conv, &api.ListMessagesParams{Limit: &limit})
+	page, err := team.bob.ListMessagesWithResponse(ctx, conv, &api.ListMessagesParams{Limit: &limit})
 	require.NoError(t, err)
 	require.True(t, page.JSON200.HasMore)
 	require.Equal(t, []string{"Agenda at 10", "Coffee?"}, []string{page.JSON200.Items[0].Body, page.JSON200.Items[1].Body})
 	before := page.JSON200.Items[0].Seq
-	older, err := bob.ListMessagesWithResponse(ctx, conv, &api.ListMessagesParams{BeforeSeq: &before, Limit: &limit})
+	older, err := team.bob.ListMessagesWithResponse(ctx, conv, &api.ListMessagesParams{BeforeSeq: &before, Limit: &limit})
 	require.NoError(t, err)
 	require.False(t, older.JSON200.HasMore)
 	require.Equal(t, "Welcome!", older.JSON200.Items[0].Body)
+}
 
-	edited, err := alice.EditMessageWithResponse(ctx, conv, sent[1].Seq, api.EditMessageJSONRequestBody{Body: "Agenda at 11"})
+func (team e2eTeam) aliceEditsAndDeletesHerOwnMessagesOnly(t *testing.T, conv uuid.UUID, sent []api.Message) {
+	ctx := t.Context()
+	edited, err := team.alice.EditMessageWithResponse(ctx, conv, sent[1].Seq, api.EditMessageJSONRequestBody{Body: "Agenda at 11"})
 	require.NoError(t, err)
 	require.Equal(t, "Agenda at 11", edited.JSON200.Body)
-	notMine, err := bob.EditMessageWithResponse(ctx, conv, sent[1].Seq, api.EditMessageJSONRequestBody{Body: "Agenda cancelled"})
+	notMine, err := team.bob.EditMessageWithResponse(ctx, conv, sent[1].Seq, api.EditMessageJSONRequestBody{Body: "Agenda cancelled"})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusForbidden, notMine.StatusCode())
-	deleted, err := alice.DeleteMessageWithResponse(ctx, conv, sent[2].Seq)
+	deleted, err := team.alice.DeleteMessageWithResponse(ctx, conv, sent[2].Seq)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, deleted.StatusCode())
+}
 
-	read, err := bob.MarkReadWithResponse(ctx, conv, api.MarkReadJSONRequestBody{Seq: sent[1].Seq})
+func (team e2eTeam) bobReadsAndReplaysTheEvents(t *testing.T, conv uuid.UUID, sent []api.Message) {
+	ctx := t.Context()
+	read, err := team.bob.MarkReadWithResponse(ctx, conv, api.MarkReadJSONRequestBody{Seq: sent[1].Seq})
 	require.NoError(t, err)
 	require.Equal(t, sent[1].Seq, read.JSON200.LastReadSeq)
 
-	events, err := bob.ListEventsWithResponse(ctx, conv, &api.ListEventsParams{})
+	events, err := team.bob.ListEventsWithResponse(ctx, conv, &api.ListEventsParams{})
 	require.NoError(t, err)
 	var types []api.EventType
 	for _, e := range events.JSON200.Items {
 		types = append(types, e.Type)
 	}
 	require.Equal(t, []api.EventType{api.EventTypeMemberAdded, api.EventTypeMessageCreated, api.EventTypeMessageCreated, api.EventTypeMessageCreated, api.EventTypeMessageUpdated, api.EventTypeMessageDeleted}, types)
+}
 
-	renamed, err := alice.UpdateConversationWithResponse(ctx, conv, api.UpdateConversationJSONRequestBody{Title: "Launch day"})
+func (team e2eTeam) carolLeavesTheRenamedConversation(t *testing.T, conv uuid.UUID) {
+	ctx := t.Context()
+	renamed, err := team.alice.UpdateConversationWithResponse(ctx, conv, api.UpdateConversationJSONRequestBody{Title: "Launch day"})
 	require.NoError(t, err)
 	require.Equal(t, "Launch day", *renamed.JSON200.Title)
 
-	members, err := carol.ListMembersWithResponse(ctx, conv)
+	members, err := team.carol.ListMembersWithResponse(ctx, conv)
 	require.NoError(t, err)
 	require.Len(t, members.JSON200.Items, 3)
-	left, err := carol.RemoveMemberWithResponse(ctx, conv, "carol")
+	left, err := team.carol.RemoveMemberWithResponse(ctx, conv, "carol")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, left.StatusCode())
-	gone, err := carol.GetConversationWithResponse(ctx, conv)
+	gone, err := team.carol.GetConversationWithResponse(ctx, conv)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNotFound, gone.StatusCode())
 	require.Equal(t, "conversation_not_found", gone.ApplicationproblemJSON404.Code)
+}
 
-	direct, err := bob.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"carol"}})
+func (team e2eTeam) bobAndCarolShareOneDirectConversation(t *testing.T) {
+	ctx := t.Context()
+	direct, err := team.bob.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"carol"}})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, direct.StatusCode())
-	again, err := carol.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}})
+	again, err := team.carol.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, again.StatusCode())
 	require.Equal(t, direct.JSON201.Id, again.JSON200.Id)
+}
 
+func (team e2eTeam) aTooLongMessageIsRefusedByField(t *testing.T, conv uuid.UUID) {
 	tooLong := strings.Repeat("x", 4001)
-	bad, err := alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "too-long", Body: tooLong})
+	bad, err := team.alice.SendMessageWithResponse(t.Context(), conv, api.SendMessageJSONRequestBody{ClientMsgId: "too-long", Body: tooLong})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusBadRequest, bad.StatusCode())
 	require.Equal(t, "body", (*bad.ApplicationproblemJSON400.Errors)[0].Field)
+}
 
-	health, err := anonymous.GetHealthWithResponse(ctx)
+// operatorsSeeItAllWithoutAToken checks health, readiness, the API document and the metrics, which
+// count the day's three messages.
+func (team e2eTeam) operatorsSeeItAllWithoutAToken(t *testing.T) {
+	ctx := t.Context()
+	health, err := team.anonymous.GetHealthWithResponse(ctx)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, health.StatusCode())
-	ready, err := anonymous.GetReadinessWithResponse(ctx)
+	ready, err := team.anonymous.GetReadinessWithResponse(ctx)
 	require.NoError(t, err)
 	require.Equal(t, api.CheckStatusOk, ready.JSON200.Checks.Postgres)
-	doc, err := anonymous.GetOpenAPIDocumentWithResponse(ctx)
+	doc, err := team.anonymous.GetOpenAPIDocumentWithResponse(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "Parley API", (*doc.JSON200)["info"].(map[string]any)["title"])
-	metrics, err := anonymous.GetMetricsWithResponse(ctx)
+	metrics, err := team.anonymous.GetMetricsWithResponse(ctx)
 	require.NoError(t, err)
 	require.Contains(t, string(metrics.Body), `parley_http_requests_total{method="POST",route="/v1/conversations/{conversation_id}/messages",status="201"} 3`)
 	require.Contains(t, string(metrics.Body), "parley_db_pool_max_connections 4")
-
-	require.GreaterOrEqual(t, transport.count(), 25)
-	t.Logf("responses validated against the spec: %d", transport.count())
 }
 
 // The server refuses to start against a database it cannot reach, and says so.

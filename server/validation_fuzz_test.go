@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,19 +21,51 @@ import (
 // validation, routing, strict handlers, PostgreSQL) and checks the error contract: no 5xx for any
 // input, every 4xx a problem+json naming its status and code, and no internals in any error.
 func FuzzRequest(f *testing.F) {
+	rf := newRequestFuzzer(f)
+	routes, methods := fuzzedRoutes(), fuzzedMethods()
+	for _, sd := range slices.Concat(meAndConversationsSeeds(), conversationSeeds(), messageSeeds(), otherRouteSeeds()) {
+		f.Add(seedIndex(f, routes, sd.route), seedIndex(f, methods, sd.method), sd.ids, sd.param, sd.query, sd.ctype, []byte(sd.body), sd.badToken)
+	}
+
+	f.Fuzz(func(t *testing.T, route, method, ids uint8, param, query, ctype string, body []byte, badToken bool) {
+		target := rf.target(routes[int(route)%len(routes)], ids, param, query)
+		// Parse the request line as the server does: what it refuses never reaches the handler.
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(methods[int(method)%len(methods)] + " " + target + " HTTP/1.1\r\nHost: parley.test\r\n\r\n")))
+		if err != nil {
+			return
+		}
+		r = r.WithContext(t.Context())
+		r.RemoteAddr = "192.0.2.1:40000"
+		rf.setHeadersAndBody(r, param, ctype, body, badToken)
+
+		rec := httptest.NewRecorder()
+		rf.handler.ServeHTTP(rec, r)
+
+		input := strings.Join([]string{param, query, ctype, string(body), unescapedQuery(param), unescapedQuery(query)}, "\x00")
+		checkErrorContract(t, r, target, rec, input)
+	})
+}
+
+// requestFuzzer is what every fuzzed request shares: the handler under test, and a user with a
+// token and one real conversation with a message, so that requests naming it get past the
+// membership checks into the deep code.
+type requestFuzzer struct {
+	handler     http.Handler
+	user, token string
+	conv        string
+}
+
+func newRequestFuzzer(f *testing.F) requestFuzzer {
 	const user = "fuzzer"
 	s := newTestServer(f, func(cfg *Config) { cfg.Limits = Limits{} }) // 429s would hide the paths fuzzed
-	handler := s.Handler()
-	token := tokenFor(f, user)
+	rf := requestFuzzer{handler: s.Handler(), user: user, token: tokenFor(f, user)}
 
-	// One real conversation with a message, so that requests naming it get past the membership
-	// checks into the deep code.
 	serve := func(method, target, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, target, strings.NewReader(body))
-		r.Header.Set("Authorization", "Bearer "+token)
+		r.Header.Set("Authorization", "Bearer "+rf.token)
 		r.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, r)
+		rf.handler.ServeHTTP(rec, r)
 		return rec
 	}
 	rec := serve(http.MethodPost, "/v1/conversations", `{"type":"group","title":"fuzz","member_ids":["bob"]}`)
@@ -41,9 +74,87 @@ func FuzzRequest(f *testing.F) {
 	require.NoError(f, json.Unmarshal(rec.Body.Bytes(), &conv))
 	rec = serve(http.MethodPost, "/v1/conversations/"+conv.ID+"/messages", `{"client_msg_id":"seed","body":"hello"}`)
 	require.Equal(f, http.StatusCreated, rec.Code, rec.Body.String())
+	rf.conv = conv.ID
+	return rf
+}
 
-	// Every route of api/openapi.yaml, and two that are not.
-	routes := []string{
+// target fills the path parameters of route as ids says, from param or the real conversation,
+// and appends query.
+func (rf requestFuzzer) target(route string, ids uint8, param, query string) string {
+	c, seq, u := rf.conv, "1", "bob"
+	switch ids % idModes {
+	case realConvFuzzedRest:
+		seq, u = url.PathEscape(param), url.PathEscape(param)
+	case allFuzzed:
+		c, seq, u = url.PathEscape(param), url.PathEscape(param), url.PathEscape(param)
+	case allRaw:
+		c, seq, u = escapeRequestTarget(param, "?"), escapeRequestTarget(param, "?"), escapeRequestTarget(param, "?")
+	}
+	if p, err := url.PathUnescape(u); err == nil && p == rf.user && c == rf.conv {
+		u = "bob" // leaving the real conversation would shut the rest of the run out of it
+	}
+	target := strings.NewReplacer("{c}", c, "{s}", seq, "{u}", u).Replace(route)
+	if query != "" {
+		target += "?" + escapeRequestTarget(query, "")
+	}
+	return target
+}
+
+// setHeadersAndBody authenticates r as the fuzzing user, or with param as the token when badToken
+// is set, and sets the content type and body where the wire could carry them.
+func (rf requestFuzzer) setHeadersAndBody(r *http.Request, param, ctype string, body []byte, badToken bool) {
+	switch {
+	case !badToken:
+		r.Header.Set("Authorization", "Bearer "+rf.token)
+	case param != "" && headerValueOnWire(param):
+		r.Header.Set("Authorization", "Bearer "+param)
+	}
+	if ctype != "" && headerValueOnWire(ctype) {
+		r.Header.Set("Content-Type", ctype)
+	}
+	if len(body) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+}
+
+// checkErrorContract checks the response to r: no 5xx, every 4xx a problem+json naming its status
+// and code (and 401s a Bearer challenge), and no internals that input did not carry.
+func checkErrorContract(t *testing.T, r *http.Request, target string, rec *httptest.ResponseRecorder, input string) {
+	t.Helper()
+	got := rec.Body.String()
+	if rec.Code < 200 || rec.Code >= 500 {
+		t.Fatalf("%s %s: status %d: %s", r.Method, target, rec.Code, got)
+	}
+	if rec.Code < 300 {
+		return // success bodies carry what clients stored, which may be anything
+	}
+	if rec.Code >= 400 {
+		mediaType, _, err := mime.ParseMediaType(rec.Header().Get("Content-Type"))
+		if err != nil || mediaType != "application/problem+json" {
+			t.Fatalf("%s %s: %d with content type %q: %s", r.Method, target, rec.Code, rec.Header().Get("Content-Type"), got)
+		}
+		var problem struct {
+			Status int
+			Code   string
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &problem); err != nil || problem.Status != rec.Code || problem.Code == "" {
+			t.Fatalf("%s %s: %d with problem %s (%v)", r.Method, target, rec.Code, got, err)
+		}
+		if rec.Code == http.StatusUnauthorized && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
+			t.Fatalf("%s %s: 401 without WWW-Authenticate: Bearer", r.Method, target)
+		}
+	}
+	for _, internal := range []string{"SQLSTATE", "pgx", "goroutine ", "panic", ".go:", "runtime error"} {
+		if strings.Contains(got, internal) && !strings.Contains(input, internal) {
+			t.Fatalf("%s %s: %d leaks %q: %s", r.Method, target, rec.Code, internal, got)
+		}
+	}
+}
+
+// fuzzedRoutes are every route of api/openapi.yaml, and two that are not.
+func fuzzedRoutes() []string {
+	return []string{
 		"/v1/me",
 		"/v1/conversations",
 		"/v1/conversations/{c}",
@@ -61,34 +172,50 @@ func FuzzRequest(f *testing.F) {
 		"/v1/conversations/{c}/{s}",
 		"/",
 	}
-	methods := []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
-	index := func(list []string, v string) uint8 {
-		for i, x := range list {
-			if x == v {
-				return uint8(i)
-			}
-		}
-		f.Fatalf("no %s in the list", v)
-		return 0
-	}
-	// How the path parameters are filled.
-	const (
-		realConvFuzzedRest = iota // the real conversation; seq and user id from param
-		allFuzzed                 // param, escaped, in every path parameter
-		allReal                   // the real conversation, seq 1, member bob
-		allRaw                    // param unescaped in every path parameter, so it may add segments
-		idModes
-	)
+}
 
-	type seed struct {
-		route, method       string
-		ids                 uint8
-		param, query, ctype string
-		body                string
-		badToken            bool
+// fuzzedMethods are the methods a fuzzed request may have.
+func fuzzedMethods() []string {
+	return []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+}
+
+// seedIndex is the index of v in list, as a seed of FuzzRequest names a route or a method.
+func seedIndex(tb testing.TB, list []string, v string) uint8 {
+	tb.Helper()
+	for i, x := range list {
+		if x == v {
+			return uint8(i)
+		}
 	}
-	const jsonType = "application/json"
-	for _, sd := range []seed{
+	tb.Fatalf("no %s in the list", v)
+	return 0
+}
+
+// How a fuzzed request fills the path parameters.
+const (
+	realConvFuzzedRest = iota // the real conversation; seq and user id from param
+	allFuzzed                 // param, escaped, in every path parameter
+	allReal                   // the real conversation, seq 1, member bob
+	allRaw                    // param unescaped in every path parameter, so it may add segments
+	idModes
+)
+
+// requestSeed is a seed of FuzzRequest, with its route and method by name.
+type requestSeed struct {
+	route, method       string
+	ids                 uint8
+	param, query, ctype string
+	body                string
+	badToken            bool
+}
+
+// jsonType is the content type of the seeds that send JSON as they should.
+const jsonType = "application/json"
+
+// meAndConversationsSeeds ask who the user is, list conversations, and create them with bodies
+// and content types good and bad.
+func meAndConversationsSeeds() []requestSeed {
+	return []requestSeed{
 		{route: "/v1/me", method: "GET"},
 		{route: "/v1/me", method: "GET", badToken: true},
 		{route: "/v1/me", method: "GET", badToken: true, param: "eyJhbGciOiJub25lIn0.e30."},
@@ -112,6 +239,12 @@ func FuzzRequest(f *testing.F) {
 		{route: "/v1/conversations", method: "GET", query: "limit=0&limit=1"},
 		{route: "/v1/conversations", method: "GET", query: "limit=99999999999999999999"},
 		{route: "/v1/conversations", method: "GET", query: "cursor=%ff%00&limit=-1"},
+	}
+}
+
+// conversationSeeds read, rename and delete a conversation, real or not, and manage its members.
+func conversationSeeds() []requestSeed {
+	return []requestSeed{
 		{route: "/v1/conversations/{c}", method: "GET", ids: allReal},
 		{route: "/v1/conversations/{c}", method: "GET", ids: allFuzzed, param: "not-a-uuid"},
 		{route: "/v1/conversations/{c}", method: "GET", ids: allFuzzed, param: "00000000-0000-0000-0000-000000000000"},
@@ -128,6 +261,12 @@ func FuzzRequest(f *testing.F) {
 		{route: "/v1/conversations/{c}/members/{u}", method: "DELETE", ids: realConvFuzzedRest, param: "nobody"},
 		{route: "/v1/conversations/{c}/members/{u}", method: "DELETE", ids: realConvFuzzedRest, param: "a/b"},
 		{route: "/v1/conversations/{c}/members/{u}", method: "DELETE", ids: realConvFuzzedRest, param: strings.Repeat("u", 129)},
+	}
+}
+
+// messageSeeds send, list, edit and delete messages, mark them read and list the events.
+func messageSeeds() []requestSeed {
+	return []requestSeed{
 		{route: "/v1/conversations/{c}/messages", method: "POST", ids: allReal, ctype: jsonType, body: `{"client_msg_id":"m1","body":"hi"}`},
 		{route: "/v1/conversations/{c}/messages", method: "POST", ids: allReal, ctype: jsonType, body: `{"client_msg_id":"","body":""}`},
 		{route: "/v1/conversations/{c}/messages", method: "POST", ids: allReal, ctype: jsonType, body: `{"client_msg_id":"m2","body":"` + strings.Repeat("é", 4001) + `"}`},
@@ -147,6 +286,12 @@ func FuzzRequest(f *testing.F) {
 		{route: "/v1/conversations/{c}/read", method: "PUT", ids: allReal, ctype: jsonType, body: `{"seq":1.5}`},
 		{route: "/v1/conversations/{c}/events", method: "GET", ids: allReal, query: "after_seq=0&limit=1"},
 		{route: "/v1/conversations/{c}/events", method: "GET", ids: allReal, query: "after_seq=9223372036854775807"},
+	}
+}
+
+// otherRouteSeeds open the WebSocket, ask operators' routes, and routes that do not exist.
+func otherRouteSeeds() []requestSeed {
+	return []requestSeed{
 		{route: "/v1/ws", method: "GET"},
 		{route: "/v1/ws", method: "GET", badToken: true, query: "access_token=garbage"},
 		{route: "/v1/ws", method: "POST", ctype: jsonType, body: `{}`},
@@ -157,81 +302,7 @@ func FuzzRequest(f *testing.F) {
 		{route: "/metrics", method: "HEAD", badToken: true},
 		{route: "/v1/conversations/{c}/{s}", method: "OPTIONS", ids: realConvFuzzedRest, param: "x"},
 		{route: "/", method: "GET"},
-	} {
-		f.Add(index(routes, sd.route), index(methods, sd.method), sd.ids, sd.param, sd.query, sd.ctype, []byte(sd.body), sd.badToken)
 	}
-
-	f.Fuzz(func(t *testing.T, route, method, ids uint8, param, query, ctype string, body []byte, badToken bool) {
-		c, seq, u := conv.ID, "1", "bob"
-		switch ids % idModes {
-		case realConvFuzzedRest:
-			seq, u = url.PathEscape(param), url.PathEscape(param)
-		case allFuzzed:
-			c, seq, u = url.PathEscape(param), url.PathEscape(param), url.PathEscape(param)
-		case allRaw:
-			c, seq, u = escapeRequestTarget(param, "?"), escapeRequestTarget(param, "?"), escapeRequestTarget(param, "?")
-		}
-		if p, err := url.PathUnescape(u); err == nil && p == user && c == conv.ID {
-			u = "bob" // leaving the real conversation would shut the rest of the run out of it
-		}
-		target := strings.NewReplacer("{c}", c, "{s}", seq, "{u}", u).Replace(routes[int(route)%len(routes)])
-		if query != "" {
-			target += "?" + escapeRequestTarget(query, "")
-		}
-		// Parse the request line as the server does: what it refuses never reaches the handler.
-		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(methods[int(method)%len(methods)] + " " + target + " HTTP/1.1\r\nHost: parley.test\r\n\r\n")))
-		if err != nil {
-			return
-		}
-		r = r.WithContext(t.Context())
-		r.RemoteAddr = "192.0.2.1:40000"
-		switch {
-		case !badToken:
-			r.Header.Set("Authorization", "Bearer "+token)
-		case param != "" && headerValueOnWire(param):
-			r.Header.Set("Authorization", "Bearer "+param)
-		}
-		if ctype != "" && headerValueOnWire(ctype) {
-			r.Header.Set("Content-Type", ctype)
-		}
-		if len(body) > 0 {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r.ContentLength = int64(len(body))
-		}
-
-		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, r)
-
-		got := rec.Body.String()
-		if rec.Code < 200 || rec.Code >= 500 {
-			t.Fatalf("%s %s: status %d: %s", r.Method, target, rec.Code, got)
-		}
-		if rec.Code < 300 {
-			return // success bodies carry what clients stored, which may be anything
-		}
-		if rec.Code >= 400 {
-			mediaType, _, err := mime.ParseMediaType(rec.Header().Get("Content-Type"))
-			if err != nil || mediaType != "application/problem+json" {
-				t.Fatalf("%s %s: %d with content type %q: %s", r.Method, target, rec.Code, rec.Header().Get("Content-Type"), got)
-			}
-			var problem struct {
-				Status int
-				Code   string
-			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &problem); err != nil || problem.Status != rec.Code || problem.Code == "" {
-				t.Fatalf("%s %s: %d with problem %s (%v)", r.Method, target, rec.Code, got, err)
-			}
-			if rec.Code == http.StatusUnauthorized && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
-				t.Fatalf("%s %s: 401 without WWW-Authenticate: Bearer", r.Method, target)
-			}
-		}
-		input := strings.Join([]string{param, query, ctype, string(body), unescapedQuery(param), unescapedQuery(query)}, "\x00")
-		for _, internal := range []string{"SQLSTATE", "pgx", "goroutine ", "panic", ".go:", "runtime error"} {
-			if strings.Contains(got, internal) && !strings.Contains(input, internal) {
-				t.Fatalf("%s %s: %d leaks %q: %s", r.Method, target, rec.Code, internal, got)
-			}
-		}
-	})
 }
 
 // escapeRequestTarget percent-encodes the bytes a request line cannot carry, and those in extra,
