@@ -39,7 +39,10 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a stopped dispatcher. connect opens the dedicated LISTEN connection.
-func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx context.Context) (*pgx.Conn, error), broker Publisher, metrics *Metrics, logger *slog.Logger) *Dispatcher {
+func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx context.Context) (*pgx.Conn, error), broker Publisher, metrics *Metrics, logger *slog.Logger) (*Dispatcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("dispatcher: %w", err)
+	}
 	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1)}
 	d.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:    "publish",
@@ -52,7 +55,7 @@ func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx co
 			logger.Warn("publish circuit breaker", "from", from.String(), "to", to.String())
 		},
 	})
-	return d
+	return d, nil
 }
 
 // Start connects the listener (failing fast when PostgreSQL is unreachable) and starts the loops.

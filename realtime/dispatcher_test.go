@@ -88,11 +88,14 @@ type dispatcherBundle struct {
 
 func testLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newTestDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, broker Publisher) *Dispatcher {
+func newTestDispatcher(t *testing.T, cfg DispatcherConfig, pool *pgxpool.Pool, broker Publisher) *Dispatcher {
+	t.Helper()
 	connect := func(ctx context.Context) (*pgx.Conn, error) {
 		return pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	}
-	return NewDispatcher(cfg, pool, connect, broker, NewMetrics(prometheus.NewRegistry()), testLogger())
+	d, err := NewDispatcher(cfg, pool, connect, broker, NewMetrics(prometheus.NewRegistry()), testLogger())
+	require.NoError(t, err)
+	return d
 }
 
 // setupDispatcher returns a dispatcher over a database of its own; it is stopped when the test
@@ -106,7 +109,7 @@ func setupDispatcher(t *testing.T, configure ...func(*DispatcherConfig)) dispatc
 		f(&cfg)
 	}
 	broker := &recordingBroker{}
-	d := newTestDispatcher(cfg, pool, broker)
+	d := newTestDispatcher(t, cfg, pool, broker)
 	t.Cleanup(func() { require.NoError(t, d.Stop(context.Background())) })
 	return dispatcherBundle{pool: pool, broker: broker, d: d}
 }
@@ -282,7 +285,7 @@ func TestDispatcherConcurrentRunOncePublishesEachRowOnce(t *testing.T) {
 	errs := make([]error, len(brokers))
 	var wg sync.WaitGroup
 	for i, broker := range brokers {
-		d := newTestDispatcher(cfg, pool, broker)
+		d := newTestDispatcher(t, cfg, pool, broker)
 		wg.Go(func() {
 			for {
 				n, err := d.RunOnce(ctx)
@@ -373,16 +376,26 @@ func TestDispatcherStartIsWokenByNotify(t *testing.T) {
 func TestDispatcherStartFailsFast(t *testing.T) {
 	t.Parallel()
 	refused := errors.New("connection refused")
-	d := NewDispatcher(DefaultDispatcherConfig(), nil, func(context.Context) (*pgx.Conn, error) { return nil, refused },
+	d, err := NewDispatcher(DefaultDispatcherConfig(), nil, func(context.Context) (*pgx.Conn, error) { return nil, refused },
 		&recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
-	err := d.Start(context.Background())
+	require.NoError(t, err)
+	err = d.Start(context.Background())
 	require.ErrorIs(t, err, refused)
 	require.NoError(t, d.Stop(context.Background()), "safe after a failed start")
 }
 
+func TestNewDispatcherRefusesABadConfig(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultDispatcherConfig()
+	cfg.PollInterval = 0
+	_, err := NewDispatcher(cfg, nil, nil, &recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+	require.ErrorContains(t, err, "PollInterval")
+}
+
 func TestDispatcherStopBeforeStart(t *testing.T) {
 	t.Parallel()
-	d := NewDispatcher(DefaultDispatcherConfig(), nil, nil, &recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+	d, err := NewDispatcher(DefaultDispatcherConfig(), nil, nil, &recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+	require.NoError(t, err)
 	require.NoError(t, d.Stop(context.Background()))
 	require.NoError(t, d.Stop(context.Background()))
 }

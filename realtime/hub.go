@@ -55,8 +55,8 @@ type Hub struct {
 // NewHub returns a stopped hub. signals carries typing signals and read receipts to the other
 // nodes; nil means the node is alone.
 func NewHub(cfg HubConfig, store Store, signals SignalBus, metrics *Metrics, logger *slog.Logger) (*Hub, error) {
-	if cfg.MaxConcurrentResumes < 1 {
-		return nil, fmt.Errorf("hub: MaxConcurrentResumes is %d; at least one resume must be able to run", cfg.MaxConcurrentResumes)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
 	}
 	unknown, err := lru.New[uuid.UUID, struct{}](cfg.UnknownConversations)
 	if err != nil {

@@ -47,8 +47,11 @@ type RedisPublisher struct {
 }
 
 // NewRedisPublisher returns a publisher over client, which the caller owns.
-func NewRedisPublisher(client *redis.Client, cfg RedisConfig) *RedisPublisher {
-	return &RedisPublisher{client: client, keys: newRedisKeys(cfg), maxLen: cfg.MaxLen}
+func NewRedisPublisher(client *redis.Client, cfg RedisConfig) (*RedisPublisher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("redis publisher: %w", err)
+	}
+	return &RedisPublisher{client: client, keys: newRedisKeys(cfg), maxLen: cfg.MaxLen}, nil
 }
 
 // Publish appends the batch to the shard streams in one round trip.

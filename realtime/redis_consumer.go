@@ -35,8 +35,11 @@ type RedisConsumer struct {
 
 // NewRedisConsumer returns a stopped consumer reading into sink over client, which the caller
 // owns.
-func NewRedisConsumer(client *redis.Client, cfg RedisConfig, sink Sink, metrics *Metrics, logger *slog.Logger) *RedisConsumer {
-	return &RedisConsumer{cfg: cfg, keys: newRedisKeys(cfg), client: client, sink: sink, metrics: metrics, logger: logger}
+func NewRedisConsumer(client *redis.Client, cfg RedisConfig, sink Sink, metrics *Metrics, logger *slog.Logger) (*RedisConsumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("redis consumer: %w", err)
+	}
+	return &RedisConsumer{cfg: cfg, keys: newRedisKeys(cfg), client: client, sink: sink, metrics: metrics, logger: logger}, nil
 }
 
 func (b *RedisConsumer) group() string { return groupPrefix + b.cfg.NodeID }

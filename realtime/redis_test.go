@@ -172,8 +172,11 @@ func (b redisBundle) newBroker(t *testing.T, cfg RedisConfig) *testRedisNode {
 	opts, err := redis.ParseURL(cfg.URL)
 	require.NoError(t, err)
 	client := redis.NewClient(opts)
-	n := &testRedisNode{RedisPublisher: NewRedisPublisher(client, cfg), client: client}
-	n.consumer = NewRedisConsumer(client, cfg, n, NewMetrics(prometheus.NewRegistry()), testLogger())
+	publisher, err := NewRedisPublisher(client, cfg)
+	require.NoError(t, err)
+	n := &testRedisNode{RedisPublisher: publisher, client: client}
+	n.consumer, err = NewRedisConsumer(client, cfg, n, NewMetrics(prometheus.NewRegistry()), testLogger())
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		require.NoError(t, n.Stop())
 		_ = n.Close() // closed already by tests that restart a node
@@ -574,7 +577,8 @@ func TestRedisBrokerFailsFastWhenUnreachable(t *testing.T) {
 	require.NoError(t, err)
 	client := redis.NewClient(opts)
 	defer client.Close()
-	consumer := NewRedisConsumer(client, cfg, &recordingSink{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+	consumer, err := NewRedisConsumer(client, cfg, &recordingSink{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+	require.NoError(t, err)
 	require.ErrorContains(t, consumer.Start(ctx), "start redis consumer")
 	require.NoError(t, consumer.Stop(ctx), "a consumer that failed to start is stopped")
 }

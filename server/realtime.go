@@ -24,10 +24,15 @@ type liveParts struct {
 func (s *Server) newLiveParts() (liveParts, error) {
 	metrics := realtime.NewMetrics(s.registry)
 	store := realtime.NewPGStore(s.pool)
-	var signals realtime.SignalBus
-	var redisPublisher *realtime.RedisPublisher
+	var (
+		signals        realtime.SignalBus
+		redisPublisher *realtime.RedisPublisher
+		err            error
+	)
 	if s.redis != nil {
-		redisPublisher = realtime.NewRedisPublisher(s.redis, s.cfg.Redis)
+		if redisPublisher, err = realtime.NewRedisPublisher(s.redis, s.cfg.Redis); err != nil {
+			return liveParts{}, err
+		}
 		signals = redisPublisher
 	}
 	hub, err := realtime.NewHub(s.cfg.Hub, store, signals, metrics, s.logger)
@@ -37,7 +42,10 @@ func (s *Server) newLiveParts() (liveParts, error) {
 	var publisher realtime.Publisher
 	var carrier lifecycle.Service
 	if s.redis != nil {
-		consumer := realtime.NewRedisConsumer(s.redis, s.cfg.Redis, hub, metrics, s.logger)
+		consumer, err := realtime.NewRedisConsumer(s.redis, s.cfg.Redis, hub, metrics, s.logger)
+		if err != nil {
+			return liveParts{}, err
+		}
 		s.registry.MustRegister(realtime.NewPendingCollector(consumer))
 		publisher, carrier = redisPublisher, consumer
 	} else {
@@ -45,9 +53,12 @@ func (s *Server) newLiveParts() (liveParts, error) {
 		publisher, carrier = local, local
 	}
 	connConfig := s.pool.Config().ConnConfig.Copy()
-	dispatcher := realtime.NewDispatcher(s.cfg.Dispatcher, s.pool, func(ctx context.Context) (*pgx.Conn, error) {
+	dispatcher, err := realtime.NewDispatcher(s.cfg.Dispatcher, s.pool, func(ctx context.Context) (*pgx.Conn, error) {
 		return pgx.ConnectConfig(ctx, connConfig)
 	}, publisher, metrics, s.logger)
+	if err != nil {
+		return liveParts{}, err
+	}
 	return liveParts{
 		hub: hub, dispatcher: dispatcher,
 		services: []lifecycle.Service{hub, carrier, dispatcher},

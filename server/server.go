@@ -61,9 +61,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
-	if cfg.DBMaxConns > 0 {
-		poolCfg.MaxConns = cfg.DBMaxConns
-	}
+	poolCfg.MaxConns = cfg.DBMaxConns
 	s.pool, err = pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)

@@ -32,7 +32,6 @@ func TestTokenFromDevSecretVerifiesWithServeDev(t *testing.T) {
 	require.NoError(t, err)
 	auth, err := server.NewAuthenticator(cfg, discardLogger())
 	require.NoError(t, err)
-	defer auth.Close()
 	id, err := auth.Authenticate(token)
 	require.NoError(t, err)
 	require.Equal(t, "alice", id.UserID)
@@ -47,7 +46,6 @@ func TestTokenUsesSecretFromEnvironment(t *testing.T) {
 
 	auth, err := server.NewAuthenticator(server.AuthConfig{Secret: []byte("a-secret-from-the-environment-32b"), Issuer: "parley-test"}, discardLogger())
 	require.NoError(t, err)
-	defer auth.Close()
 	id, err := auth.Authenticate(strings.TrimSpace(out))
 	require.NoError(t, err)
 	require.Equal(t, "bob", id.UserID)
