@@ -124,7 +124,7 @@ type PendingCollector struct {
 	desc   *prometheus.Desc
 }
 
-// NewPendingCollector reads the pending lists of broker's consumer group.
+// NewPendingCollector reads the pending lists of the consumer's group.
 func NewPendingCollector(broker *RedisConsumer) *PendingCollector {
 	return &PendingCollector{broker: broker, desc: prometheus.NewDesc("parley_stream_pending_entries",
 		"Stream entries delivered to this node and not yet acknowledged.", []string{"stream"}, nil)}

@@ -2,8 +2,6 @@ package realtime
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,12 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-)
 
-const (
-	testRedisURL = "redis://127.0.0.1:6379/0"
-	redisHint    = "start Redis with `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no`, " +
-		"or run .ci/run, which starts PostgreSQL and Redis when they are down (see README, \"Running the tests\")"
+	"github.com/parleyhq/parley/internal/redistest"
 )
 
 // recordingSink records what a broker hands it, and refuses deliveries while told to.
@@ -84,48 +78,12 @@ type redisBundle struct {
 
 func setupRedis(t *testing.T) redisBundle {
 	t.Helper()
-	opts, err := redis.ParseURL(testRedisURL)
-	require.NoError(t, err)
-	client := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		client.Close()
-		t.Fatalf("Redis is not reachable at %s (%v): %s", testRedisURL, err, redisHint)
-	}
-	b := redisBundle{ns: "parleytest:" + randomHex(t), client: client}
-	t.Cleanup(func() {
-		defer client.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var keys []string
-		iter := client.Scan(ctx, 0, b.ns+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("scan test keys: %v", err)
-			return
-		}
-		if len(keys) > 0 {
-			if err := client.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("delete test keys: %v", err)
-			}
-		}
-	})
-	return b
-}
-
-func randomHex(t *testing.T) string {
-	t.Helper()
-	buf := make([]byte, 8)
-	_, err := rand.Read(buf)
-	require.NoError(t, err)
-	return hex.EncodeToString(buf)
+	ns, client := redistest.Namespace(t)
+	return redisBundle{ns: ns, client: client}
 }
 
 func (b redisBundle) config(node string) RedisConfig {
-	cfg := DefaultRedisConfig(testRedisURL, node)
+	cfg := DefaultRedisConfig(redistest.URL(), node)
 	cfg.Namespace = b.ns
 	cfg.Shards = 4
 	cfg.Block = 100 * time.Millisecond

@@ -115,7 +115,7 @@ func RedisSettings() []setting.Setting[RedisConfig] {
 }
 
 // Validate refuses a configuration the Redis broker cannot run with. An empty URL passes: it is
-// how a server says it runs without Redis (NewRedisBroker refuses it when parsing).
+// how a server says it runs without Redis.
 func (c RedisConfig) Validate() error {
 	if err := setting.CheckAll(&c, RedisSettings()); err != nil {
 		return err

@@ -4,25 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/db/dbtest"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/internal/redistest"
 )
 
-func testRedisURL() string {
-	if u := os.Getenv("PARLEY_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+func testRedisURL() string { return redistest.URL() }
 
 // cluster is several Parley nodes sharing one database and one Redis namespace.
 type cluster struct {
@@ -31,20 +25,8 @@ type cluster struct {
 
 func newCluster(t *testing.T, redisURL string) *cluster {
 	t.Helper()
-	c := &cluster{dbURL: dbtest.NewDatabase(t), redisURL: redisURL, namespace: "parleytest:" + uuid.NewString()[:8]}
-	opts, err := redis.ParseURL(testRedisURL())
-	require.NoError(t, err)
-	client := redis.NewClient(opts)
-	require.NoError(t, client.Ping(t.Context()).Err(), "Redis is not reachable: start it (see README, Running the tests) or set PARLEY_TEST_REDIS_URL")
-	t.Cleanup(func() {
-		defer client.Close()
-		ctx := context.Background()
-		iter := client.Scan(ctx, 0, c.namespace+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-	})
-	return c
+	namespace, _ := redistest.Namespace(t)
+	return &cluster{dbURL: dbtest.NewDatabase(t), redisURL: redisURL, namespace: namespace}
 }
 
 // node starts one node of the cluster, serving on a random port, and returns its base URL.

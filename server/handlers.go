@@ -72,12 +72,8 @@ func NewHandlers(deps HandlerDeps) (*Handlers, error) {
 	if deps.Pool == nil || deps.Gatherer == nil || deps.Logger == nil || deps.Signals == nil || deps.Outbox == nil {
 		return nil, errors.New("handlers: pool, gatherer, logger, signals and outbox are all required")
 	}
-	raw, err := apispec.JSON()
-	if err != nil {
-		return nil, err
-	}
 	var document api.GetOpenAPIDocument200JSONResponse
-	if err := json.Unmarshal(raw, &document); err != nil {
+	if err := json.Unmarshal(apispec.JSON(), &document); err != nil {
 		return nil, fmt.Errorf("decode the OpenAPI document: %w", err)
 	}
 	return &Handlers{

@@ -1,4 +1,8 @@
-package server
+// Package leaktest builds, serves and closes whole Parley servers many times in one process and
+// checks that nothing is left behind. It is a package of its own so that its long, sequential run
+// (it counts the process's goroutines, so nothing may run beside it) goes on in a process of its
+// own, beside the server package's parallel tests.
+package leaktest
 
 import (
 	"context"
@@ -14,28 +18,33 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
+	"github.com/parleyhq/parley/db/dbtest"
+	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/internal/redistest"
+	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // Building, serving and closing the whole server many times in one process leaves no goroutine
 // behind and does not grow the heap: nothing is global, every resource has an owner that closes
 // it. Each cycle runs every long-lived part: the pool, the Redis broker with its consumer, the
 // dispatcher, the hub with a WebSocket that receives a message, and the rate limiters in Redis.
-// This test is deliberately not parallel: it counts the process's goroutines, and parallel tests
-// only start once sequential ones are done.
+// This test is deliberately not parallel: it counts the process's goroutines.
 func TestServerLifecycleLeavesNothingBehind(t *testing.T) {
 	const cycles = 200
-	c := newCluster(t, testRedisURL())
-	cfg := testConfig(c.dbURL)
-	c.configure("lifecycle")(&cfg)
-	cfg.DBMaxConns = 2
-	token := tokenFor(t, "alice")
+	cfg := leakConfig(t)
+	token, err := devtoken.Issue([]byte(secret), "alice", "", "", time.Hour)
+	require.NoError(t, err)
 
 	cycle := func() error {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		s, err := New(ctx, cfg, discardLogger())
+		s, err := server.New(ctx, cfg, servertest.DiscardLogger())
 		if err != nil {
 			return err
 		}
@@ -68,6 +77,24 @@ func TestServerLifecycleLeavesNothingBehind(t *testing.T) {
 		cycles, goroutines, baseGoroutines, mib(heap), mib(baseHeap), float64(growth)/1024)
 	require.LessOrEqual(t, goroutines, baseGoroutines, "goroutines leaked")
 	require.Less(t, growth, int64(2<<20), "heap grew by more than 2 MiB over %d cycles", cycles)
+}
+
+const secret = "leaktest-secret-of-thirty-two-b!"
+
+// leakConfig is a node with everything a cycle can start: a database of the test's own, Redis
+// in a namespace of its own, rate limits in Redis. Its consumer blocks briefly on Redis, so each
+// Close is quick.
+func leakConfig(t *testing.T) server.Config {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.DatabaseURL = dbtest.NewDatabase(t)
+	cfg.Auth = server.AuthConfig{Secret: []byte(secret)}
+	cfg.DBMaxConns = 2
+	namespace, _ := redistest.Namespace(t)
+	cfg.Redis.URL, cfg.Redis.Namespace, cfg.Redis.NodeID = redistest.URL(), namespace, "leaktest"
+	cfg.Redis.Shards = 4
+	cfg.Redis.Block = 20 * time.Millisecond
+	return cfg
 }
 
 // exerciseServer drives one server through its parts without the test helpers, which register
