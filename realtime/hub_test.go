@@ -653,3 +653,44 @@ func TestHubConnectingConnectionGetsItsOwnAddition(t *testing.T) {
 	b.hub.subscribeInitial(c, nil)
 	require.Equal(t, refs(conv, 5), events(t, queued(c)))
 }
+
+// membersGate is a memStore whose MembersOf waits until released, so a test can act while the hub
+// reads a conversation's members.
+type membersGate struct {
+	*memStore
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *membersGate) MembersOf(ctx context.Context, conv uuid.UUID) ([]string, int64, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.memStore.MembersOf(ctx, conv)
+}
+
+// A connection that subscribes to a conversation from its own read (standing at seq 1) while the
+// hub reads that conversation's members for its first event keeps where it started: it is not
+// sent back to the conversation's beginning, which would replay seq 1 to it from the log.
+func TestHubMembersReadRacingAConnectKeepsItsStart(t *testing.T) {
+	t.Parallel()
+	b := setupHub(t)
+	gate := &membersGate{memStore: b.store, entered: make(chan struct{}), release: make(chan struct{})}
+	b.hub.log.store = gate
+	conv := uuid.New()
+	b.store.setMembers(conv, "bob")
+	first := message(t, conv, 1)
+	b.store.addEvent(conv, 1, first.Payload)
+
+	delivered := make(chan error, 1)
+	go func() { delivered <- b.hub.Deliver(context.Background(), []Envelope{first}) }()
+	<-gate.entered
+	bob := b.connectAt(t, "bob", 1, conv)
+	close(gate.release)
+	require.NoError(t, <-delivered)
+
+	for len(bob.queue) > 0 {
+		f := <-bob.queue
+		require.NotEqual(t, frameSubscribe, f.kind, "the connection was sent back to seq %d", f.seq)
+		require.NotEqual(t, int64(1), f.seq, "seq 1 is before where the connection started")
+	}
+}

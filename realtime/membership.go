@@ -187,8 +187,11 @@ func (h *Hub) subscribeMembersLocked(id uuid.UUID, members []string, asOf int64,
 				connecting = true
 				continue
 			}
-			if h.applyLocked(s, id, true, asOf) != nil {
-				// New to the connection: everything of the conversation is, up to this event.
+			was := s.membership[id].member
+			if h.applyLocked(s, id, true, asOf) != nil && !was {
+				// New to the connection: everything of the conversation is, up to this event. A
+				// connection that had it already (its own read of its conversations saw it while
+				// this read was under way) keeps where it started.
 				c.enqueue(&outFrame{kind: frameSubscribe, conv: id, seq: 0})
 			}
 		}
