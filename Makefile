@@ -16,7 +16,7 @@ run:
 # GOMEMLIMIT makes the toolchain's own heaps collect before they grow past it. vet builds with the
 # same flags as the tests, so a cold run compiles each dependency once.
 TEST_BUILD_FLAGS := -race -gcflags='github.com/redis/go-redis/v9=-l -dwarf=false'
-TEST_ENV := GOMEMLIMIT=300MiB
+TEST_ENV := GOMEMLIMIT=400MiB
 
 ## test: formatting and vet, then all tests with the race detector
 test: fmt-check vet

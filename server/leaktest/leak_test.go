@@ -88,6 +88,7 @@ func leakConfig(t *testing.T) server.Config {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DatabaseURL = dbtest.NewDatabase(t)
+	cfg.Migrate = false // dbtest's databases are migrated
 	cfg.Auth = server.AuthConfig{Secret: []byte(secret)}
 	cfg.DBMaxConns = 2
 	namespace, _ := redistest.Namespace(t)
