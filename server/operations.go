@@ -25,6 +25,11 @@ func (h *Handlers) GetHealth(context.Context, api.GetHealthRequestObject) (api.G
 	return api.GetHealth200JSONResponse{Status: api.HealthReportStatusOk}, nil
 }
 
+// GetLiveness is GetHealth under the name probes often use.
+func (h *Handlers) GetLiveness(context.Context, api.GetLivenessRequestObject) (api.GetLivenessResponseObject, error) {
+	return api.GetLiveness200JSONResponse{Status: api.HealthReportStatusOk}, nil
+}
+
 // GetReadiness checks the dependencies; a load balancer stops sending traffic while it is 503.
 // Redis being down only degrades the node: sends still succeed (the outbox holds them), so the
 // report says so but the node stays ready.

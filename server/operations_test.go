@@ -21,6 +21,8 @@ func TestHealthAndReadiness(t *testing.T) {
 	b := setup(t)
 	resp, err := b.h.GetHealth(t.Context(), api.GetHealthRequestObject{})
 	require.Equal(t, api.HealthReportStatusOk, expect[api.GetHealth200JSONResponse](t, resp, err).Status)
+	live, err := b.h.GetLiveness(t.Context(), api.GetLivenessRequestObject{})
+	require.Equal(t, api.HealthReportStatusOk, expect[api.GetLiveness200JSONResponse](t, live, err).Status)
 
 	ready, err := b.h.GetReadiness(t.Context(), api.GetReadinessRequestObject{})
 	report := expect[api.GetReadiness200JSONResponse](t, ready, err)
