@@ -80,7 +80,10 @@ func NewHub(cfg HubConfig, store Store, signals SignalBus, metrics *Metrics, log
 // Start runs the sweeper that fills the gaps reorder buffers have waited on too long.
 func (h *Hub) Start(context.Context) error {
 	return h.life.Start("hub", func(run *lifecycle.Run) error {
-		run.Go(h.sweep)
+		// The sweeper fills the gaps reorder buffers have waited on too long.
+		run.Go(func(ctx context.Context) {
+			lifecycle.Every(ctx, max(h.cfg.ReorderTimeout/2, time.Millisecond), h.fillExpiredGaps)
+		})
 		return nil
 	})
 }
@@ -113,20 +116,6 @@ func (h *Hub) DeliverSignal(s Signal) {
 			continue
 		}
 		c.enqueue(item)
-	}
-}
-
-// sweep fills the gaps reorder buffers have waited on too long.
-func (h *Hub) sweep(ctx context.Context) {
-	ticker := time.NewTicker(max(h.cfg.ReorderTimeout/2, time.Millisecond))
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			h.fillExpiredGaps(ctx)
-		}
 	}
 }
 

@@ -72,26 +72,16 @@ func (k *jwksKeys) Start(ctx context.Context) error {
 			return fmt.Errorf("JWKS keyfunc: %w", err)
 		}
 		k.keyfunc.Store(&kf)
-		run.Go(k.refresh)
+		run.Go(func(ctx context.Context) {
+			// A failure is logged, and the cached keys stay.
+			lifecycle.Every(ctx, jwksRefreshInterval, func(ctx context.Context) { _, _ = k.fetch(ctx) })
+		})
 		return nil
 	})
 }
 
 // Stop ends the refresh and waits for it.
 func (k *jwksKeys) Stop(ctx context.Context) error { return k.life.Stop(ctx, nil) }
-
-func (k *jwksKeys) refresh(ctx context.Context) {
-	ticker := time.NewTicker(jwksRefreshInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			_, _ = k.fetch(ctx) // a failure is logged, and the cached keys stay
-		}
-	}
-}
 
 // fetch reads the key set into the cache. NewStorageFromHTTP without a refresh interval fetches
 // once and starts nothing: the library's fetch, run by a goroutine that this type owns.

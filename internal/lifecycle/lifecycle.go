@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Service is a long-lived part of a node: the hub, the dispatcher, a broker's consumer.
@@ -132,4 +133,19 @@ func (r *Run) stop() {
 	r.stopping = true
 	r.mu.Unlock()
 	r.cancel(ErrStopped)
+}
+
+// Every calls fn each interval until ctx ends: the body of a service's periodic loop, run in a
+// goroutine of its Run.
+func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Context)) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			fn(ctx)
+		}
+	}
 }

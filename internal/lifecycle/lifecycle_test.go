@@ -120,3 +120,15 @@ func TestConcurrentStartsAndStops(t *testing.T) {
 	wg.Wait()
 	require.Nil(t, s.life.Running())
 }
+
+func TestEveryRunsUntilItsContextEnds(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	calls := 0
+	Every(ctx, time.Millisecond, func(context.Context) {
+		if calls++; calls == 3 {
+			cancel()
+		}
+	})
+	require.Equal(t, 3, calls, "no call after the context ended")
+}
