@@ -145,6 +145,9 @@ func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Cont
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+			if ctx.Err() != nil {
+				return // both were ready: the end wins
+			}
 			fn(ctx)
 		}
 	}
