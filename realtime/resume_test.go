@@ -108,7 +108,8 @@ func TestResumeWaitingForASlotIsNotWriting(t *testing.T) {
 	alice := dialResume(t, url, "alice", conv)
 	<-store.reading // alice holds the only slot, reading the log
 	bob := dialResume(t, url, "bob", conv)
-	time.Sleep(300 * time.Millisecond) // bob waits for the slot three write timeouts long
+	// Alice keeps the slot for three write timeouts: the span under test, during which bob waits.
+	<-time.After(3 * 100 * time.Millisecond)
 	store.proceed <- struct{}{}
 	require.Equal(t, "resumed", readFrameType(t, alice))
 	<-store.reading
