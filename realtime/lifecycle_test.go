@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/internal/lifecycle"
+	"github.com/parleyhq/parley/internal/lifecycle/lifecycletest"
 )
 
 // Every service of the live path is started and stopped many times from several goroutines at
@@ -36,20 +36,7 @@ func TestServicesStartAndStopConcurrently(t *testing.T) {
 	for name, svc := range services {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var wg sync.WaitGroup
-			for range 4 {
-				wg.Go(func() {
-					for range 15 {
-						if err := svc.Start(context.Background()); err != nil && !errors.Is(err, lifecycle.ErrRunning) {
-							t.Errorf("start: %v", err)
-						}
-						if err := svc.Stop(context.Background()); err != nil {
-							t.Errorf("stop: %v", err)
-						}
-					}
-				})
-			}
-			wg.Wait()
+			lifecycletest.StartStopConcurrently(t, svc, 4, 15)
 			require.NoError(t, svc.Start(context.Background()), "starts again after all that")
 			require.NoError(t, svc.Stop(context.Background()))
 		})

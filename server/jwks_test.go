@@ -5,15 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"errors"
-	"sync"
 	"testing"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parleyhq/parley/internal/lifecycle"
+	"github.com/parleyhq/parley/internal/lifecycle/lifecycletest"
 )
 
 // A JWKS authenticator is a service like the others: started and stopped many times from several
@@ -32,20 +30,7 @@ func TestJWKSAuthenticatorStartsAndStopsConcurrently(t *testing.T) {
 	require.ErrorIs(t, err, errKeysNotLoaded, "no keys before the first start")
 	require.Zero(t, jwks.fetchCount(), "constructing fetches nothing")
 
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 10 {
-				if err := auth.Start(context.Background()); err != nil && !errors.Is(err, lifecycle.ErrRunning) {
-					t.Errorf("start: %v", err)
-				}
-				if err := auth.Stop(context.Background()); err != nil {
-					t.Errorf("stop: %v", err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	lifecycletest.StartStopConcurrently(t, auth, 4, 10)
 	require.NotZero(t, jwks.fetchCount())
 
 	require.NoError(t, auth.Start(context.Background()))

@@ -1,25 +1,27 @@
-package lifecycle
+package lifecycle_test
 
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/parleyhq/parley/internal/lifecycle"
+	"github.com/parleyhq/parley/internal/lifecycle/lifecycletest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // ticking is the smallest service: one goroutine that runs until stopped.
 type ticking struct {
-	life Base
+	life lifecycle.Base
 }
 
 func (s *ticking) Start(context.Context) error {
-	return s.life.Start("ticking", func(run *Run) error {
+	return s.life.Start("ticking", func(run *lifecycle.Run) error {
 		run.Go(func(ctx context.Context) { <-ctx.Done() })
 		return nil
 	})
@@ -31,7 +33,7 @@ func TestStartTwiceIsAnError(t *testing.T) {
 	t.Parallel()
 	s := &ticking{}
 	require.NoError(t, s.Start(t.Context()))
-	require.ErrorIs(t, s.Start(t.Context()), ErrRunning)
+	require.ErrorIs(t, s.Start(t.Context()), lifecycle.ErrRunning)
 	require.NoError(t, s.Stop(t.Context()))
 }
 
@@ -48,9 +50,9 @@ func TestStopIsIdempotentAndSafeBeforeStart(t *testing.T) {
 
 func TestFailedStartStopsWhatItStarted(t *testing.T) {
 	t.Parallel()
-	var b Base
+	var b lifecycle.Base
 	ended := make(chan struct{})
-	err := b.Start("failing", func(run *Run) error {
+	err := b.Start("failing", func(run *lifecycle.Run) error {
 		run.Go(func(ctx context.Context) {
 			defer close(ended)
 			<-ctx.Done()
@@ -68,9 +70,9 @@ func TestFailedStartStopsWhatItStarted(t *testing.T) {
 
 func TestStopWaitsForGoroutinesAndTheirCause(t *testing.T) {
 	t.Parallel()
-	var b Base
+	var b lifecycle.Base
 	var cause error
-	require.NoError(t, b.Start("svc", func(run *Run) error {
+	require.NoError(t, b.Start("svc", func(run *lifecycle.Run) error {
 		run.Go(func(ctx context.Context) {
 			<-ctx.Done()
 			cause = context.Cause(ctx)
@@ -79,22 +81,22 @@ func TestStopWaitsForGoroutinesAndTheirCause(t *testing.T) {
 	}))
 	run := b.Running()
 	require.NoError(t, b.Stop(t.Context(), nil))
-	require.ErrorIs(t, cause, ErrStopped, "written before Stop returned")
+	require.ErrorIs(t, cause, lifecycle.ErrStopped, "written before Stop returned")
 	require.False(t, run.Go(func(context.Context) {}), "a stopped run starts nothing")
 }
 
 func TestStopGivesUpWithItsContextAndCanWaitAgain(t *testing.T) {
 	t.Parallel()
-	var b Base
+	var b lifecycle.Base
 	release := make(chan struct{})
-	require.NoError(t, b.Start("slow", func(run *Run) error {
+	require.NoError(t, b.Start("slow", func(run *lifecycle.Run) error {
 		run.Go(func(context.Context) { <-release })
 		return nil
 	}))
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, b.Stop(ctx, nil), context.DeadlineExceeded)
-	require.ErrorIs(t, b.Start("slow", func(*Run) error { return nil }), ErrRunning, "still stopping")
+	require.ErrorIs(t, b.Start("slow", func(*lifecycle.Run) error { return nil }), lifecycle.ErrRunning, "still stopping")
 	close(release)
 	require.NoError(t, b.Stop(t.Context(), nil))
 }
@@ -104,20 +106,7 @@ func TestStopGivesUpWithItsContextAndCanWaitAgain(t *testing.T) {
 func TestConcurrentStartsAndStops(t *testing.T) {
 	t.Parallel()
 	s := &ticking{}
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for range 200 {
-				if err := s.Start(t.Context()); err != nil && !errors.Is(err, ErrRunning) {
-					t.Errorf("start: %v", err)
-				}
-				if err := s.Stop(t.Context()); err != nil {
-					t.Errorf("stop: %v", err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	lifecycletest.StartStopConcurrently(t, s, 16, 200)
 	require.Nil(t, s.life.Running())
 }
 
@@ -125,7 +114,7 @@ func TestEveryRunsUntilItsContextEnds(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	calls := 0
-	Every(ctx, time.Millisecond, func(context.Context) {
+	lifecycle.Every(ctx, time.Millisecond, func(context.Context) {
 		if calls++; calls == 3 {
 			cancel()
 		}
