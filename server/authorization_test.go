@@ -14,6 +14,7 @@ import (
 	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 )
 
 // conversationOperation calls one conversation-scoped operation as a user, on a conversation where
@@ -28,37 +29,37 @@ type conversationOperation struct {
 
 var conversationOperations = []conversationOperation{
 	{"GetConversation", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.GetConversation(ctx, api.GetConversationRequestObject{ConversationId: c})
+		return h.GetConversation(ctx, apiserver.GetConversationRequestObject{ConversationId: c})
 	}, 200},
 	{"UpdateConversation", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.UpdateConversation(ctx, api.UpdateConversationRequestObject{ConversationId: c, Body: &api.UpdateConversationJSONRequestBody{Title: "new"}})
+		return h.UpdateConversation(ctx, apiserver.UpdateConversationRequestObject{ConversationId: c, Body: &api.UpdateConversationJSONRequestBody{Title: "new"}})
 	}, 403},
 	{"ListMembers", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.ListMembers(ctx, api.ListMembersRequestObject{ConversationId: c})
+		return h.ListMembers(ctx, apiserver.ListMembersRequestObject{ConversationId: c})
 	}, 200},
 	{"AddMember", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.AddMember(ctx, api.AddMemberRequestObject{ConversationId: c, Body: &api.AddMemberJSONRequestBody{UserId: "zoe"}})
+		return h.AddMember(ctx, apiserver.AddMemberRequestObject{ConversationId: c, Body: &api.AddMemberJSONRequestBody{UserId: "zoe"}})
 	}, 403},
 	{"RemoveOtherMember", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.RemoveMember(ctx, api.RemoveMemberRequestObject{ConversationId: c, UserId: "carol"})
+		return h.RemoveMember(ctx, apiserver.RemoveMemberRequestObject{ConversationId: c, UserId: "carol"})
 	}, 403},
 	{"SendMessage", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.SendMessage(ctx, api.SendMessageRequestObject{ConversationId: c, Body: &api.SendMessageJSONRequestBody{ClientMsgId: "x", Body: "x"}})
+		return h.SendMessage(ctx, apiserver.SendMessageRequestObject{ConversationId: c, Body: &api.SendMessageJSONRequestBody{ClientMsgId: "x", Body: "x"}})
 	}, 201},
 	{"ListMessages", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.ListMessages(ctx, api.ListMessagesRequestObject{ConversationId: c})
+		return h.ListMessages(ctx, apiserver.ListMessagesRequestObject{ConversationId: c})
 	}, 200},
 	{"EditOthersMessage", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.EditMessage(ctx, api.EditMessageRequestObject{ConversationId: c, Seq: 1, Body: &api.EditMessageJSONRequestBody{Body: "x"}})
+		return h.EditMessage(ctx, apiserver.EditMessageRequestObject{ConversationId: c, Seq: 1, Body: &api.EditMessageJSONRequestBody{Body: "x"}})
 	}, 403},
 	{"DeleteOthersMessage", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.DeleteMessage(ctx, api.DeleteMessageRequestObject{ConversationId: c, Seq: 1})
+		return h.DeleteMessage(ctx, apiserver.DeleteMessageRequestObject{ConversationId: c, Seq: 1})
 	}, 403},
 	{"MarkRead", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.MarkRead(ctx, api.MarkReadRequestObject{ConversationId: c, Body: &api.MarkReadJSONRequestBody{Seq: 1}})
+		return h.MarkRead(ctx, apiserver.MarkReadRequestObject{ConversationId: c, Body: &api.MarkReadJSONRequestBody{Seq: 1}})
 	}, 200},
 	{"ListEvents", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
-		return h.ListEvents(ctx, api.ListEventsRequestObject{ConversationId: c})
+		return h.ListEvents(ctx, apiserver.ListEventsRequestObject{ConversationId: c})
 	}, 200},
 }
 

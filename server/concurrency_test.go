@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 )
 
 // Seqs of a conversation are gap-free and unique however many senders race.
@@ -27,13 +28,13 @@ func TestConcurrentSendsTakeSeqsOneToN(t *testing.T) {
 	)
 	for i := range n {
 		wg.Go(func() {
-			resp, err := b.h.SendMessage(as(t, senders[i%len(senders)]), api.SendMessageRequestObject{
+			resp, err := b.h.SendMessage(as(t, senders[i%len(senders)]), apiserver.SendMessageRequestObject{
 				ConversationId: conv.Id,
 				Body:           &api.SendMessageJSONRequestBody{ClientMsgId: fmt.Sprintf("m-%d", i), Body: "race"},
 			})
 			mu.Lock()
 			defer mu.Unlock()
-			if msg, ok := resp.(api.SendMessage201JSONResponse); ok && err == nil {
+			if msg, ok := resp.(apiserver.SendMessage201JSONResponse); ok && err == nil {
 				got = append(got, msg.Seq)
 				return
 			}
@@ -71,7 +72,7 @@ func TestConcurrentRetriesStoreOneMessage(t *testing.T) {
 	)
 	for range n {
 		wg.Go(func() {
-			resp, err := b.h.SendMessage(as(t, "alice"), api.SendMessageRequestObject{
+			resp, err := b.h.SendMessage(as(t, "alice"), apiserver.SendMessageRequestObject{
 				ConversationId: conv.Id,
 				Body:           &api.SendMessageJSONRequestBody{ClientMsgId: "same", Body: "once"},
 			})
@@ -82,10 +83,10 @@ func TestConcurrentRetriesStoreOneMessage(t *testing.T) {
 				return
 			}
 			switch m := resp.(type) {
-			case api.SendMessage201JSONResponse:
+			case apiserver.SendMessage201JSONResponse:
 				created++
 				ids[m.Id.String()] = true
-			case api.SendMessage200JSONResponse:
+			case apiserver.SendMessage200JSONResponse:
 				again++
 				ids[m.Id.String()] = true
 			default:
@@ -98,6 +99,6 @@ func TestConcurrentRetriesStoreOneMessage(t *testing.T) {
 	require.Equal(t, n-1, again)
 	require.Len(t, ids, 1, "every retry returns the same message")
 
-	list, err := b.h.ListMessages(as(t, "bob"), api.ListMessagesRequestObject{ConversationId: conv.Id})
-	require.Len(t, expect[api.ListMessages200JSONResponse](t, list, err).Items, 1)
+	list, err := b.h.ListMessages(as(t, "bob"), apiserver.ListMessagesRequestObject{ConversationId: conv.Id})
+	require.Len(t, expect[apiserver.ListMessages200JSONResponse](t, list, err).Items, 1)
 }

@@ -13,12 +13,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/gen/db"
 )
 
 // CreateConversation creates a group or direct conversation with the caller as owner. A direct
 // conversation between two users exists once: creating it again returns it with 200.
-func (h *Handlers) CreateConversation(ctx context.Context, req api.CreateConversationRequestObject) (api.CreateConversationResponseObject, error) {
+func (h *Handlers) CreateConversation(ctx context.Context, req apiserver.CreateConversationRequestObject) (apiserver.CreateConversationResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -86,9 +87,9 @@ func (h *Handlers) CreateConversation(ctx context.Context, req api.CreateConvers
 		return nil, fmt.Errorf("create conversation: %w", err)
 	}
 	if existed {
-		return api.CreateConversation200JSONResponse(conversationOut(conv)), nil
+		return apiserver.CreateConversation200JSONResponse(conversationOut(conv)), nil
 	}
-	return api.CreateConversation201JSONResponse(conversationOut(conv)), nil
+	return apiserver.CreateConversation201JSONResponse(conversationOut(conv)), nil
 }
 
 // otherMembers is memberIDs without the caller and without repeats, in the order given.
@@ -112,7 +113,7 @@ func directConversationKey(a, b string) string {
 }
 
 // ListConversations pages the caller's conversations, most recent activity first.
-func (h *Handlers) ListConversations(ctx context.Context, req api.ListConversationsRequestObject) (api.ListConversationsResponseObject, error) {
+func (h *Handlers) ListConversations(ctx context.Context, req apiserver.ListConversationsRequestObject) (apiserver.ListConversationsResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -161,7 +162,7 @@ func (h *Handlers) ListConversations(ctx context.Context, req api.ListConversati
 		}
 		page.Items = append(page.Items, summary)
 	}
-	return api.ListConversations200JSONResponse(page), nil
+	return apiserver.ListConversations200JSONResponse(page), nil
 }
 
 // A conversation cursor is the (last_activity_at, id) of the last item of a page, opaque to
@@ -191,7 +192,7 @@ func decodeConversationCursor(cursor string) (time.Time, uuid.UUID, bool) {
 }
 
 // GetConversation returns one conversation of the caller's.
-func (h *Handlers) GetConversation(ctx context.Context, req api.GetConversationRequestObject) (api.GetConversationResponseObject, error) {
+func (h *Handlers) GetConversation(ctx context.Context, req apiserver.GetConversationRequestObject) (apiserver.GetConversationResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -200,11 +201,11 @@ func (h *Handlers) GetConversation(ctx context.Context, req api.GetConversationR
 	if err != nil {
 		return nil, err
 	}
-	return api.GetConversation200JSONResponse(conversationOut(row.Conversation)), nil
+	return apiserver.GetConversation200JSONResponse(conversationOut(row.Conversation)), nil
 }
 
 // UpdateConversation renames a group; owner or admin only.
-func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConversationRequestObject) (api.UpdateConversationResponseObject, error) {
+func (h *Handlers) UpdateConversation(ctx context.Context, req apiserver.UpdateConversationRequestObject) (apiserver.UpdateConversationResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -237,5 +238,5 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req api.UpdateConvers
 		return nil, fmt.Errorf("update conversation: %w", err)
 	}
 	h.outbox.Wake()
-	return api.UpdateConversation200JSONResponse(conversationOut(updated)), nil
+	return apiserver.UpdateConversation200JSONResponse(conversationOut(updated)), nil
 }

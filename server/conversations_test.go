@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 )
 
 func TestCreateConversation(t *testing.T) {
@@ -21,8 +22,8 @@ func TestCreateConversation(t *testing.T) {
 		require.Equal(t, 3, conv.MemberCount, "repeats and the caller count once")
 		require.Zero(t, conv.LastSeq)
 
-		resp, err := b.h.ListMembers(as(t, "alice"), api.ListMembersRequestObject{ConversationId: conv.Id})
-		members := expect[api.ListMembers200JSONResponse](t, resp, err).Items
+		resp, err := b.h.ListMembers(as(t, "alice"), apiserver.ListMembersRequestObject{ConversationId: conv.Id})
+		members := expect[apiserver.ListMembers200JSONResponse](t, resp, err).Items
 		require.Len(t, members, 3)
 		require.Equal(t, "alice", members[0].UserId)
 		require.Equal(t, api.RoleOwner, members[0].Role)
@@ -32,21 +33,21 @@ func TestCreateConversation(t *testing.T) {
 	t.Run("DirectIsReturnedNotDuplicated", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		create := func(caller, other string) (api.CreateConversationResponseObject, error) {
-			return b.h.CreateConversation(as(t, caller), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{
+		create := func(caller, other string) (apiserver.CreateConversationResponseObject, error) {
+			return b.h.CreateConversation(as(t, caller), apiserver.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{
 				Type: api.ConversationTypeDirect, MemberIds: []string{other},
 			}})
 		}
 		resp, err := create("alice", "bob")
-		first := expect[api.CreateConversation201JSONResponse](t, resp, err)
+		first := expect[apiserver.CreateConversation201JSONResponse](t, resp, err)
 		require.Nil(t, first.Title)
 
 		resp, err = create("bob", "alice")
-		again := expect[api.CreateConversation200JSONResponse](t, resp, err)
+		again := expect[apiserver.CreateConversation200JSONResponse](t, resp, err)
 		require.Equal(t, first.Id, again.Id)
 
 		resp, err = create("alice", "carol")
-		other := expect[api.CreateConversation201JSONResponse](t, resp, err)
+		other := expect[apiserver.CreateConversation201JSONResponse](t, resp, err)
 		require.NotEqual(t, first.Id, other.Id)
 	})
 
@@ -60,7 +61,7 @@ func TestCreateConversation(t *testing.T) {
 			"Title":     {Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}, Title: ptr("hi")},
 			"Type":      {Type: "channel", MemberIds: []string{"bob"}},
 		} {
-			resp, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &body})
+			resp, err := b.h.CreateConversation(as(t, "alice"), apiserver.CreateConversationRequestObject{Body: &body})
 			p := expectProblem(t, resp, err, 400)
 			require.Equal(t, 400, p.Status, name)
 			require.NotEmpty(t, p.Code, name)
@@ -70,7 +71,7 @@ func TestCreateConversation(t *testing.T) {
 	t.Run("NoCallerIsAnError", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, err := b.h.CreateConversation(t.Context(), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.ConversationTypeGroup}})
+		_, err := b.h.CreateConversation(t.Context(), apiserver.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.ConversationTypeGroup}})
 		require.ErrorIs(t, err, errNoCaller)
 	})
 }
@@ -87,11 +88,11 @@ func TestListConversations(t *testing.T) {
 		b.send(t, "bob", older.Id, "two")
 		b.send(t, "alice", older.Id, "mine")
 		deleted := b.send(t, "bob", newer.Id, "gone")
-		resp, err := b.h.DeleteMessage(as(t, "bob"), api.DeleteMessageRequestObject{ConversationId: newer.Id, Seq: deleted.Seq})
-		expect[api.DeleteMessage204Response](t, resp, err)
+		resp, err := b.h.DeleteMessage(as(t, "bob"), apiserver.DeleteMessageRequestObject{ConversationId: newer.Id, Seq: deleted.Seq})
+		expect[apiserver.DeleteMessage204Response](t, resp, err)
 
-		list, err := b.h.ListConversations(as(t, "alice"), api.ListConversationsRequestObject{})
-		items := expect[api.ListConversations200JSONResponse](t, list, err).Items
+		list, err := b.h.ListConversations(as(t, "alice"), apiserver.ListConversationsRequestObject{})
+		items := expect[apiserver.ListConversations200JSONResponse](t, list, err).Items
 		require.Len(t, items, 2)
 		require.Equal(t, newer.Id, items[0].Id, "the conversation with the latest message comes first")
 		require.Equal(t, older.Id, items[1].Id)
@@ -102,10 +103,10 @@ func TestListConversations(t *testing.T) {
 		require.Zero(t, items[0].UnreadCount, "deleted messages are not unread")
 		require.Nil(t, items[0].LastMessage, "a deleted message is not the last message")
 
-		read, err := b.h.MarkRead(as(t, "alice"), api.MarkReadRequestObject{ConversationId: older.Id, Body: &api.MarkReadJSONRequestBody{Seq: 1}})
-		expect[api.MarkRead200JSONResponse](t, read, err)
-		list, err = b.h.ListConversations(as(t, "alice"), api.ListConversationsRequestObject{})
-		items = expect[api.ListConversations200JSONResponse](t, list, err).Items
+		read, err := b.h.MarkRead(as(t, "alice"), apiserver.MarkReadRequestObject{ConversationId: older.Id, Body: &api.MarkReadJSONRequestBody{Seq: 1}})
+		expect[apiserver.MarkRead200JSONResponse](t, read, err)
+		list, err = b.h.ListConversations(as(t, "alice"), apiserver.ListConversationsRequestObject{})
+		items = expect[apiserver.ListConversations200JSONResponse](t, list, err).Items
 		require.EqualValues(t, 1, items[1].UnreadCount)
 		require.EqualValues(t, 1, items[1].LastReadSeq)
 	})
@@ -122,8 +123,8 @@ func TestListConversations(t *testing.T) {
 		limit := 3
 		var cursor *string
 		for {
-			resp, err := b.h.ListConversations(as(t, "alice"), api.ListConversationsRequestObject{Params: api.ListConversationsParams{Limit: &limit, Cursor: cursor}})
-			page := expect[api.ListConversations200JSONResponse](t, resp, err)
+			resp, err := b.h.ListConversations(as(t, "alice"), apiserver.ListConversationsRequestObject{Params: api.ListConversationsParams{Limit: &limit, Cursor: cursor}})
+			page := expect[apiserver.ListConversations200JSONResponse](t, resp, err)
 			require.LessOrEqual(t, len(page.Items), limit)
 			for _, c := range page.Items {
 				seen = append(seen, c.Id)
@@ -143,7 +144,7 @@ func TestListConversations(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		for _, cursor := range []string{"!!!", "bm90LWEtY3Vyc29y", encodeConversationCursor(timeZero(), uuid.Nil)[:5]} {
-			resp, err := b.h.ListConversations(as(t, "alice"), api.ListConversationsRequestObject{Params: api.ListConversationsParams{Cursor: &cursor}})
+			resp, err := b.h.ListConversations(as(t, "alice"), apiserver.ListConversationsRequestObject{Params: api.ListConversationsParams{Cursor: &cursor}})
 			p := expectProblem(t, resp, err, 400)
 			require.Equal(t, "invalid_cursor", p.Code)
 		}
@@ -156,13 +157,13 @@ func TestGetConversation(t *testing.T) {
 	conv := b.createGroup(t, "alice", "bob")
 	b.send(t, "bob", conv.Id, "hi")
 
-	resp, err := b.h.GetConversation(as(t, "bob"), api.GetConversationRequestObject{ConversationId: conv.Id})
-	got := expect[api.GetConversation200JSONResponse](t, resp, err)
+	resp, err := b.h.GetConversation(as(t, "bob"), apiserver.GetConversationRequestObject{ConversationId: conv.Id})
+	got := expect[apiserver.GetConversation200JSONResponse](t, resp, err)
 	require.Equal(t, conv.Id, got.Id)
 	require.EqualValues(t, 1, got.LastSeq)
 	require.Equal(t, 2, got.MemberCount)
 
-	resp, err = b.h.GetConversation(as(t, "alice"), api.GetConversationRequestObject{ConversationId: uuid.New()})
+	resp, err = b.h.GetConversation(as(t, "alice"), apiserver.GetConversationRequestObject{ConversationId: uuid.New()})
 	p := expectProblem(t, resp, err, 404)
 	require.Equal(t, "conversation_not_found", p.Code)
 }
@@ -171,12 +172,12 @@ func TestUpdateConversation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	conv := b.createGroup(t, "alice", "bob")
-	rename := func(user string, id uuid.UUID, title string) (api.UpdateConversationResponseObject, error) {
-		return b.h.UpdateConversation(as(t, user), api.UpdateConversationRequestObject{ConversationId: id, Body: &api.UpdateConversationJSONRequestBody{Title: title}})
+	rename := func(user string, id uuid.UUID, title string) (apiserver.UpdateConversationResponseObject, error) {
+		return b.h.UpdateConversation(as(t, user), apiserver.UpdateConversationRequestObject{ConversationId: id, Body: &api.UpdateConversationJSONRequestBody{Title: title}})
 	}
 
 	resp, err := rename("alice", conv.Id, "Renamed")
-	got := expect[api.UpdateConversation200JSONResponse](t, resp, err)
+	got := expect[apiserver.UpdateConversation200JSONResponse](t, resp, err)
 	require.Equal(t, "Renamed", *got.Title)
 	require.EqualValues(t, 1, got.LastSeq)
 	require.True(t, got.UpdatedAt.After(conv.UpdatedAt) || got.UpdatedAt.Equal(conv.UpdatedAt))
@@ -192,10 +193,10 @@ func TestUpdateConversation(t *testing.T) {
 
 	b.addMember(t, "alice", conv.Id, "carol", api.AddMemberRequestRoleAdmin)
 	resp, err = rename("carol", conv.Id, "By admin")
-	expect[api.UpdateConversation200JSONResponse](t, resp, err)
+	expect[apiserver.UpdateConversation200JSONResponse](t, resp, err)
 
-	direct, err := b.h.CreateConversation(as(t, "alice"), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}}})
-	directID := expect[api.CreateConversation201JSONResponse](t, direct, err).Id
+	direct, err := b.h.CreateConversation(as(t, "alice"), apiserver.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"bob"}}})
+	directID := expect[apiserver.CreateConversation201JSONResponse](t, direct, err).Id
 	resp, err = rename("alice", directID, "Title")
 	require.Equal(t, "direct_conversation", expectProblem(t, resp, err, 403).Code)
 

@@ -6,11 +6,12 @@ import (
 	"fmt"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/gen/db"
 )
 
 // ListEvents pages the conversation's durable event log, ascending by seq.
-func (h *Handlers) ListEvents(ctx context.Context, req api.ListEventsRequestObject) (api.ListEventsResponseObject, error) {
+func (h *Handlers) ListEvents(ctx context.Context, req apiserver.ListEventsRequestObject) (apiserver.ListEventsResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -36,5 +37,5 @@ func (h *Handlers) ListEvents(ctx context.Context, req api.ListEventsRequestObje
 			return nil, fmt.Errorf("decode event: %w", err)
 		}
 	}
-	return api.ListEvents200JSONResponse(page), nil
+	return apiserver.ListEvents200JSONResponse(page), nil
 }

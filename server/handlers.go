@@ -15,6 +15,7 @@ import (
 
 	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/gen/db"
 	"github.com/parleyhq/parley/realtime"
 )
@@ -28,7 +29,7 @@ type Handlers struct {
 	gatherer prometheus.Gatherer
 	logger   *slog.Logger
 	// document is api/openapi.yaml as /openapi.json serves it.
-	document api.GetOpenAPIDocument200JSONResponse
+	document apiserver.GetOpenAPIDocument200JSONResponse
 	signals  signaler
 	outbox   outboxWaker
 	redis    pinger // nil on a node without Redis
@@ -65,14 +66,14 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-var _ api.StrictServerInterface = (*Handlers)(nil)
+var _ apiserver.StrictServerInterface = (*Handlers)(nil)
 
 // NewHandlers returns the handlers over a migrated database.
 func NewHandlers(deps HandlerDeps) (*Handlers, error) {
 	if deps.Pool == nil || deps.Gatherer == nil || deps.Logger == nil || deps.Signals == nil || deps.Outbox == nil {
 		return nil, errors.New("handlers: pool, gatherer, logger, signals and outbox are all required")
 	}
-	var document api.GetOpenAPIDocument200JSONResponse
+	var document apiserver.GetOpenAPIDocument200JSONResponse
 	if err := json.Unmarshal(apispec.JSON(), &document); err != nil {
 		return nil, fmt.Errorf("decode the OpenAPI document: %w", err)
 	}

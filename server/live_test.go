@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 )
 
 // Every change that writes an event wakes the outbox once its transaction has committed; a read
@@ -21,8 +22,8 @@ func TestChangesWakeTheOutboxAndReadsSignal(t *testing.T) {
 	_, wakes = b.live.recorded()
 	require.Equal(t, 1, wakes, "sending")
 
-	resp, err := b.h.MarkRead(as(t, "bob"), api.MarkReadRequestObject{ConversationId: conv.Id, Body: &api.MarkReadJSONRequestBody{Seq: msg.Seq}})
-	expect[api.MarkRead200JSONResponse](t, resp, err)
+	resp, err := b.h.MarkRead(as(t, "bob"), apiserver.MarkReadRequestObject{ConversationId: conv.Id, Body: &api.MarkReadJSONRequestBody{Seq: msg.Seq}})
+	expect[apiserver.MarkRead200JSONResponse](t, resp, err)
 	signals, wakes := b.live.recorded()
 	require.Equal(t, 1, wakes, "a read writes no event")
 	require.Len(t, signals, 1)

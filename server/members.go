@@ -5,11 +5,12 @@ import (
 	"fmt"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/gen/db"
 )
 
 // ListMembers lists a conversation's members, owner first.
-func (h *Handlers) ListMembers(ctx context.Context, req api.ListMembersRequestObject) (api.ListMembersResponseObject, error) {
+func (h *Handlers) ListMembers(ctx context.Context, req apiserver.ListMembersRequestObject) (apiserver.ListMembersResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -26,11 +27,11 @@ func (h *Handlers) ListMembers(ctx context.Context, req api.ListMembersRequestOb
 	for i, m := range members {
 		list.Items[i] = memberOut(m)
 	}
-	return api.ListMembers200JSONResponse(list), nil
+	return apiserver.ListMembers200JSONResponse(list), nil
 }
 
 // AddMember adds a user to a group; owner or admin only.
-func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject) (api.AddMemberResponseObject, error) {
+func (h *Handlers) AddMember(ctx context.Context, req apiserver.AddMemberRequestObject) (apiserver.AddMemberResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -74,12 +75,12 @@ func (h *Handlers) AddMember(ctx context.Context, req api.AddMemberRequestObject
 		return nil, fmt.Errorf("add member: %w", err)
 	}
 	h.outbox.Wake()
-	return api.AddMember201JSONResponse(memberOut(added)), nil
+	return apiserver.AddMember201JSONResponse(memberOut(added)), nil
 }
 
 // RemoveMember lets a member leave, or the owner or an admin remove someone. When the owner
 // leaves, the longest-standing admin (else member) becomes owner.
-func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequestObject) (api.RemoveMemberResponseObject, error) {
+func (h *Handlers) RemoveMember(ctx context.Context, req apiserver.RemoveMemberRequestObject) (apiserver.RemoveMemberResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -125,5 +126,5 @@ func (h *Handlers) RemoveMember(ctx context.Context, req api.RemoveMemberRequest
 		return nil, fmt.Errorf("remove member: %w", err)
 	}
 	h.outbox.Wake()
-	return api.RemoveMember204Response{}, nil
+	return apiserver.RemoveMember204Response{}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/gen/db"
 )
 
@@ -20,7 +21,7 @@ import (
 // round trip (see the MessageSend query). A client_msg_id the sender used before in this
 // conversation returns the first message with 200: retries are safe, concurrent ones included (the
 // unique constraint settles a race).
-func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestObject) (api.SendMessageResponseObject, error) {
+func (h *Handlers) SendMessage(ctx context.Context, req apiserver.SendMessageRequestObject) (apiserver.SendMessageResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -52,17 +53,17 @@ func (h *Handlers) SendMessage(ctx context.Context, req api.SendMessageRequestOb
 		if err != nil {
 			return nil, fmt.Errorf("find earlier send: %w", err)
 		}
-		return api.SendMessage200JSONResponse(messageOut(first)), nil
+		return apiserver.SendMessage200JSONResponse(messageOut(first)), nil
 	}
 	if err := noRowsAs(err, errConversationNotFound, "send message"); err != nil {
 		return nil, err
 	}
 	h.outbox.Wake()
-	return api.SendMessage201JSONResponse(msg), nil
+	return apiserver.SendMessage201JSONResponse(msg), nil
 }
 
 // ListMessages pages through history; items are ascending by seq whichever way the page goes.
-func (h *Handlers) ListMessages(ctx context.Context, req api.ListMessagesRequestObject) (api.ListMessagesResponseObject, error) {
+func (h *Handlers) ListMessages(ctx context.Context, req apiserver.ListMessagesRequestObject) (apiserver.ListMessagesResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -97,7 +98,7 @@ func (h *Handlers) ListMessages(ctx context.Context, req api.ListMessagesRequest
 	for i, m := range rows {
 		page.Items[i] = messageOut(m)
 	}
-	return api.ListMessages200JSONResponse(page), nil
+	return apiserver.ListMessages200JSONResponse(page), nil
 }
 
 // messageForChange locks the conversation and loads the message a change is about.
@@ -111,7 +112,7 @@ func messageForChange(ctx context.Context, q *db.Queries, conversationID uuid.UU
 }
 
 // EditMessage replaces a message's body; sender only.
-func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestObject) (api.EditMessageResponseObject, error) {
+func (h *Handlers) EditMessage(ctx context.Context, req apiserver.EditMessageRequestObject) (apiserver.EditMessageResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -144,12 +145,12 @@ func (h *Handlers) EditMessage(ctx context.Context, req api.EditMessageRequestOb
 		return nil, fmt.Errorf("edit message: %w", err)
 	}
 	h.outbox.Wake()
-	return api.EditMessage200JSONResponse(messageOut(edited)), nil
+	return apiserver.EditMessage200JSONResponse(messageOut(edited)), nil
 }
 
 // DeleteMessage turns a message into a tombstone; the sender, the owner or an admin may. Deleting
 // a tombstone again changes nothing.
-func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageRequestObject) (api.DeleteMessageResponseObject, error) {
+func (h *Handlers) DeleteMessage(ctx context.Context, req apiserver.DeleteMessageRequestObject) (apiserver.DeleteMessageResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -178,5 +179,5 @@ func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageReque
 		return nil, fmt.Errorf("delete message: %w", err)
 	}
 	h.outbox.Wake()
-	return api.DeleteMessage204Response{}, nil
+	return apiserver.DeleteMessage204Response{}, nil
 }

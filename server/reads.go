@@ -8,12 +8,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/gen/db"
 	"github.com/parleyhq/parley/realtime"
 )
 
 // MarkRead moves the caller's read position forward; it never moves backwards.
-func (h *Handlers) MarkRead(ctx context.Context, req api.MarkReadRequestObject) (api.MarkReadResponseObject, error) {
+func (h *Handlers) MarkRead(ctx context.Context, req apiserver.MarkReadRequestObject) (apiserver.MarkReadResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
 		return nil, err
@@ -36,7 +37,7 @@ func (h *Handlers) MarkRead(ctx context.Context, req api.MarkReadRequestObject) 
 	if lastRead > row.LastReadSeq {
 		h.signalRead(ctx, req.ConversationId, caller, lastRead)
 	}
-	return api.MarkRead200JSONResponse(api.ReadState{LastReadSeq: lastRead}), nil
+	return apiserver.MarkRead200JSONResponse(api.ReadState{LastReadSeq: lastRead}), nil
 }
 
 // signalRead tells the members' connections (the reader's other devices included) that the

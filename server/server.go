@@ -20,7 +20,7 @@ import (
 
 	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/db/migrations"
-	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/internal/lifecycle"
 	"github.com/parleyhq/parley/realtime"
 )
@@ -153,11 +153,11 @@ func (s *Server) routes(handlers *Handlers, limits *rateLimits) (http.Handler, e
 	r := chi.NewRouter()
 	r.Use(ops.resolve, newHTTPMetrics(s.registry).middleware, recoverer(s.logger), refuseUnmatched, limits.handshakes,
 		s.auth.Middleware(s.logger), limits.writes, bodyGuard(s.cfg.MaxBodyBytes), validateRequest, s.upgradeWebSocket)
-	strict := api.NewStrictHandlerWithOptions(handlers, nil, api.StrictHTTPServerOptions{
+	strict := apiserver.NewStrictHandlerWithOptions(handlers, nil, apiserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  requestErrorHandler,
 		ResponseErrorHandlerFunc: responseErrorHandler(s.logger),
 	})
-	return api.HandlerWithOptions(strict, api.ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: paramErrorHandler}), nil
+	return apiserver.HandlerWithOptions(strict, apiserver.ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: paramErrorHandler}), nil
 }
 
 // Handler is the whole HTTP API.

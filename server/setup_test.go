@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/db/dbtest"
 	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/realtime"
 )
 
@@ -88,35 +89,35 @@ func expect[T any](t *testing.T, resp any, err error) T {
 func (b *testBundle) createGroup(t *testing.T, owner string, members ...string) api.Conversation {
 	t.Helper()
 	title := "group of " + owner
-	resp, err := b.h.CreateConversation(as(t, owner), api.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{
+	resp, err := b.h.CreateConversation(as(t, owner), apiserver.CreateConversationRequestObject{Body: &api.CreateConversationJSONRequestBody{
 		Type: api.ConversationTypeGroup, Title: &title, MemberIds: members,
 	}})
-	return api.Conversation(expect[api.CreateConversation201JSONResponse](t, resp, err))
+	return api.Conversation(expect[apiserver.CreateConversation201JSONResponse](t, resp, err))
 }
 
 func (b *testBundle) send(t *testing.T, user string, conversationID uuid.UUID, body string) api.Message {
 	t.Helper()
-	resp, err := b.h.SendMessage(as(t, user), api.SendMessageRequestObject{
+	resp, err := b.h.SendMessage(as(t, user), apiserver.SendMessageRequestObject{
 		ConversationId: conversationID,
 		Body:           &api.SendMessageJSONRequestBody{ClientMsgId: uuid.NewString(), Body: body},
 	})
-	return api.Message(expect[api.SendMessage201JSONResponse](t, resp, err))
+	return api.Message(expect[apiserver.SendMessage201JSONResponse](t, resp, err))
 }
 
 func (b *testBundle) addMember(t *testing.T, by string, conversationID uuid.UUID, user string, role api.AddMemberRequestRole) {
 	t.Helper()
-	resp, err := b.h.AddMember(as(t, by), api.AddMemberRequestObject{
+	resp, err := b.h.AddMember(as(t, by), apiserver.AddMemberRequestObject{
 		ConversationId: conversationID,
 		Body:           &api.AddMemberJSONRequestBody{UserId: user, Role: &role},
 	})
-	expect[api.AddMember201JSONResponse](t, resp, err)
+	expect[apiserver.AddMember201JSONResponse](t, resp, err)
 }
 
 func (b *testBundle) events(t *testing.T, user string, conversationID uuid.UUID) []api.Event {
 	t.Helper()
 	limit := 200
-	resp, err := b.h.ListEvents(as(t, user), api.ListEventsRequestObject{ConversationId: conversationID, Params: api.ListEventsParams{Limit: &limit}})
-	return expect[api.ListEvents200JSONResponse](t, resp, err).Items
+	resp, err := b.h.ListEvents(as(t, user), apiserver.ListEventsRequestObject{ConversationId: conversationID, Params: api.ListEventsParams{Limit: &limit}})
+	return expect[apiserver.ListEvents200JSONResponse](t, resp, err).Items
 }
 
 func ptr[T any](v T) *T { return &v }

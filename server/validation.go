@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 )
 
 // bodyGuard reads the body of a request whose operation takes one, up to maxBytes, and checks what
@@ -179,11 +180,11 @@ func reasonOf(reqErr *openapi3filter.RequestError) string {
 func paramErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
 	field := "parameter"
 	var (
-		format   *api.InvalidParamFormatError
-		required *api.RequiredParamError
-		tooMany  *api.TooManyValuesForParamError
-		header   *api.RequiredHeaderError
-		unmarsh  *api.UnmarshalingParamError
+		format   *apiserver.InvalidParamFormatError
+		required *apiserver.RequiredParamError
+		tooMany  *apiserver.TooManyValuesForParamError
+		header   *apiserver.RequiredHeaderError
+		unmarsh  *apiserver.UnmarshalingParamError
 	)
 	switch {
 	case errors.As(err, &format):

@@ -5,12 +5,12 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
 )
 
 // ConnectWebSocket answers a request to the WebSocket route that is not a WebSocket handshake;
 // handshakes never reach it (Server.upgradeWebSocket hands them to the hub).
-func (h *Handlers) ConnectWebSocket(context.Context, api.ConnectWebSocketRequestObject) (api.ConnectWebSocketResponseObject, error) {
+func (h *Handlers) ConnectWebSocket(context.Context, apiserver.ConnectWebSocketRequestObject) (apiserver.ConnectWebSocketResponseObject, error) {
 	return nil, badRequest(
 		"websocket_required", "This route is a WebSocket handshake (Upgrade: websocket, subprotocol parley.v1).")
 }

@@ -1,0 +1,94 @@
+package parley_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/parleyhq/parley/devtoken"
+	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/server/servertest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var goBlock = regexp.MustCompile("(?s)```go\n(.*?)```")
+
+// Every Go snippet of README.md is, verbatim, a file of this package (after its package clause),
+// so it compiles with the tests and the tests below run it.
+func TestREADMEGoSnippetsAreFilesOfThisPackage(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	files, err := filepath.Glob("readme_*_test.go")
+	require.NoError(t, err)
+	sources := map[string]string{}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		sources[f] = strings.TrimSpace(strings.TrimPrefix(string(src), "package parley_test\n"))
+	}
+	blocks := goBlock.FindAllStringSubmatch(string(readme), -1)
+	require.NotEmpty(t, blocks, "README.md has no Go snippet")
+	for _, block := range blocks {
+		snippet := strings.TrimSpace(block[1])
+		found := false
+		for _, src := range sources {
+			found = found || src == snippet
+		}
+		require.True(t, found, "this README.md snippet is no readme_*_test.go file of the module root; make it one:\n%s", snippet)
+	}
+}
+
+func TestREADMETypedClientSnippetGreetsTheTeam(t *testing.T) {
+	const secret = "a-secret-for-the-readme-snippet-32b"
+	baseURL := servertest.Start(t, secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	token, err := devtoken.Issue([]byte(secret), "alice", "", "", time.Minute)
+	require.NoError(t, err)
+	msg, err := greetTeam(ctx, baseURL, token)
+	require.NoError(t, err)
+	require.Equal(t, "Hello, team", msg.Body)
+	require.Equal(t, "alice", msg.SenderId)
+
+	forged, err := devtoken.Issue([]byte("not-the-server-secret-at-all-32b!"), "alice", "", "", time.Minute)
+	require.NoError(t, err)
+	_, err = greetTeam(ctx, baseURL, forged)
+	var problem *api.Problem
+	require.ErrorAs(t, err, &problem)
+	require.Equal(t, http.StatusUnauthorized, problem.Status)
+	require.Equal(t, "invalid_token", problem.Code)
+	require.Contains(t, err.Error(), "create conversation: 401 invalid_token: ")
+}
+
+// A failed answer that is not Parley's problem+json (a proxy in front of it) still has a problem.
+func TestProblemOfAnAnswerFromAProxy(t *testing.T) {
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("<html>bad gateway</html>"))
+	}))
+	defer proxy.Close()
+	client, err := api.NewClientWithResponses(proxy.URL)
+	require.NoError(t, err)
+	resp, err := client.GetMeWithResponse(context.Background())
+	require.NoError(t, err)
+
+	problem := api.ProblemOf(resp)
+	require.NotNil(t, problem)
+	require.Equal(t, http.StatusBadGateway, problem.Status)
+	require.Empty(t, problem.Code)
+	require.EqualError(t, problem, "502: Bad Gateway")
+	require.False(t, errors.Is(problem, context.Canceled))
+}
