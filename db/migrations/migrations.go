@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -81,7 +82,10 @@ func List(ctx context.Context, pool *pgxpool.Pool) ([]Status, error) {
 }
 
 // EnsureDatabase creates the database that url names when it does not exist, connecting to the
-// server's maintenance database to do so. It lets a first `parley serve` start on a bare server.
+// server's maintenance database (postgres) to do so. It lets a first `parley serve` start on a
+// bare server, and is safe when several nodes start together: they take turns on an advisory lock
+// named after the database, so one creates it and the others find it; and when something else
+// creates it meanwhile, each way PostgreSQL reports that race counts as found.
 func EnsureDatabase(ctx context.Context, url string) (created bool, err error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
@@ -92,7 +96,7 @@ func EnsureDatabase(ctx context.Context, url string) (created bool, err error) {
 		return false, conn.Close(ctx)
 	}
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name: no such database
+	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.InvalidCatalogName { // no such database
 		return false, fmt.Errorf("connect to database: %w", err)
 	}
 	name := cfg.Database
@@ -101,12 +105,34 @@ func EnsureDatabase(ctx context.Context, url string) (created bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("connect to maintenance database: %w", err)
 	}
-	defer admin.Close(ctx)
+	defer admin.Close(ctx) // ending the session releases the lock too
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended('parley: create database ' || $1, 0))", name); err != nil {
+		return false, fmt.Errorf("lock database creation: %w", err)
+	}
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return false, fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return false, nil // another node created it while this one waited for the lock
+	}
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database: another node won
+		if createdByAnother(err) {
 			return false, nil
 		}
 		return false, fmt.Errorf("create database %s: %w", name, err)
 	}
 	return true, nil
+}
+
+// createdByAnother reports whether CREATE DATABASE failed because someone outside the lock created
+// the same database at the same time: PostgreSQL says duplicate_database when the other commit
+// came first, and a unique violation on pg_database's name index when both were in flight.
+func createdByAnother(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == pgerrcode.DuplicateDatabase ||
+		(pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == "pg_database_datname_index")
 }

@@ -2,7 +2,10 @@ package migrations_test
 
 import (
 	"context"
+	"io/fs"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,11 +23,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// A first start against a server without Parley's database creates it, migrates it, and a second
-// start changes nothing.
-func TestEnsureDatabaseThenMigrate(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
+// freshDatabaseURL names a database that does not exist yet, dropped when the test ends.
+func freshDatabaseURL(t *testing.T) string {
+	t.Helper()
 	name := "parley_migrate_" + uuid.NewString()[:8]
 	u, err := url.Parse(dbtest.AdminURL())
 	require.NoError(t, err)
@@ -36,15 +37,24 @@ func TestEnsureDatabaseThenMigrate(t *testing.T) {
 		_, err = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 		require.NoError(t, err)
 	})
+	return u.String()
+}
 
-	created, err := migrations.EnsureDatabase(ctx, u.String())
+// A first start against a server without Parley's database creates it, migrates it, and a second
+// start changes nothing.
+func TestEnsureDatabaseThenMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dbURL := freshDatabaseURL(t)
+
+	created, err := migrations.EnsureDatabase(ctx, dbURL)
 	require.NoError(t, err, "is PostgreSQL running? see README, \"Running the tests\"")
 	require.True(t, created)
-	created, err = migrations.EnsureDatabase(ctx, u.String())
+	created, err = migrations.EnsureDatabase(ctx, dbURL)
 	require.NoError(t, err)
 	require.False(t, created)
 
-	pool, err := pgxpool.New(ctx, u.String())
+	pool, err := pgxpool.New(ctx, dbURL)
 	require.NoError(t, err)
 	defer pool.Close()
 
@@ -71,6 +81,56 @@ func TestEnsureDatabaseThenMigrate(t *testing.T) {
 		var exists bool
 		require.NoError(t, pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&exists))
 		require.True(t, exists, table)
+	}
+}
+
+// Nodes starting together against a database that does not exist yet (as `parley migrate up` run
+// by each, or by serve at start) all succeed: one creates it, each migration is applied once.
+func TestNodesStartingTogetherCreateAndMigrateOnce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for round := range 3 {
+		dbURL := freshDatabaseURL(t)
+		const nodes = 4
+		var (
+			wg                sync.WaitGroup
+			created, migrated atomic.Int64
+			errs              = make(chan error, nodes)
+		)
+		for range nodes {
+			wg.Go(func() {
+				c, err := migrations.EnsureDatabase(ctx, dbURL)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if c {
+					created.Add(1)
+				}
+				pool, err := pgxpool.New(ctx, dbURL)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer pool.Close()
+				applied, err := migrations.Up(ctx, pool)
+				if err != nil {
+					errs <- err
+					return
+				}
+				migrated.Add(int64(len(applied)))
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err, "round %d", round)
+		}
+		require.EqualValues(t, 1, created.Load(), "round %d: one node creates the database", round)
+		files, err := fs.Glob(migrations.FS, "*.sql")
+		require.NoError(t, err)
+		require.EqualValues(t, len(files), migrated.Load(), "round %d: each migration applied once", round)
 	}
 }
 
