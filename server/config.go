@@ -11,8 +11,10 @@ import (
 type Config struct {
 	DatabaseURL string
 	Auth        AuthConfig
-	// Migrate applies pending migrations when the server starts.
+	// Migrate creates the database when missing and applies pending migrations at start.
 	Migrate bool
+	// StartupTimeout is how long New retries PostgreSQL while it does not answer; 0 tries once.
+	StartupTimeout time.Duration
 
 	MaxBodyBytes      int64
 	MaxHeaderBytes    int
@@ -46,6 +48,7 @@ func DefaultConfig() Config {
 	return Config{
 		DatabaseURL:       DefaultDatabaseURL,
 		Migrate:           true,
+		StartupTimeout:    time.Minute,
 		MaxBodyBytes:      64 << 10,
 		MaxHeaderBytes:    16 << 10,
 		ReadHeaderTimeout: 5 * time.Second,

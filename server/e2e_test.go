@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
-	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/server/servertest"
 )
 
@@ -289,16 +287,4 @@ func (team e2eTeam) operatorsSeeItAllWithoutAToken(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(metrics.Body), `parley_http_requests_total{method="POST",route="/v1/conversations/{conversation_id}/messages",status="201"} 3`)
 	require.Contains(t, string(metrics.Body), "parley_db_pool_max_connections 4")
-}
-
-// The server refuses to start against a database it cannot reach, and says so.
-func TestServerFailsFastWithoutDatabase(t *testing.T) {
-	t.Parallel()
-	cfg := server.DefaultConfig()
-	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"
-	cfg.Auth = server.AuthConfig{Secret: []byte(e2eSecret)}
-	_, err := server.New(t.Context(), cfg, servertest.DiscardLogger())
-	require.Error(t, err)
-	require.True(t, strings.Contains(err.Error(), "connect to database"), err.Error())
-	require.False(t, errors.Is(err, context.Canceled))
 }

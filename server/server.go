@@ -19,7 +19,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	apispec "github.com/parleyhq/parley/api"
-	"github.com/parleyhq/parley/db/migrations"
 	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/internal/lifecycle"
 	"github.com/parleyhq/parley/realtime"
@@ -43,9 +42,10 @@ type Server struct {
 	handler  http.Handler
 }
 
-// New checks the configuration, connects to PostgreSQL (failing fast when it is unreachable),
-// migrates when configured, and assembles the HTTP handler. On error everything created so far
-// is closed.
+// New checks the configuration, connects to PostgreSQL (retrying for StartupTimeout while it
+// does not answer), creates the database when missing and migrates it when configured, and
+// assembles the HTTP handler. It does not wait for Redis: the node starts degraded and connects
+// when Redis comes. On error everything created so far is closed.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -62,21 +62,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
 	poolCfg.MaxConns = cfg.DBMaxConns
-	s.pool, err = pgxpool.NewWithConfig(ctx, poolCfg)
-	if err != nil {
-		return nil, fmt.Errorf("open database pool: %w", err)
-	}
-	if err := s.pool.Ping(ctx); err != nil {
-		return nil, fmt.Errorf("connect to database: %w", err)
-	}
-	if cfg.Migrate {
-		applied, err := migrations.Up(ctx, s.pool)
-		if err != nil {
-			return nil, err
-		}
-		if len(applied) > 0 {
-			logger.InfoContext(ctx, "applied migrations", "versions", applied)
-		}
+	if err := s.openDatabase(ctx, poolCfg); err != nil {
+		return nil, err
 	}
 
 	if cfg.Redis.URL != "" {

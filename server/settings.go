@@ -47,6 +47,7 @@ func Settings() []Setting {
 
 func ownSettings() []setting.Setting[Config] {
 	return []setting.Setting[Config]{
+		setting.Duration("StartupTimeout", func(c *Config) *time.Duration { return &c.StartupTimeout }, 0, time.Hour),
 		setting.Int("MaxBodyBytes", func(c *Config) *int64 { return &c.MaxBodyBytes }, 1<<10, 64<<20),
 		setting.Int("MaxHeaderBytes", func(c *Config) *int { return &c.MaxHeaderBytes }, 1<<10, 1<<20),
 		setting.Duration("ReadHeaderTimeout", func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }, 100*time.Millisecond, 5*time.Minute),
@@ -94,6 +95,7 @@ type flagDoc struct{ flag, usage string }
 // flagDocs maps settings, by their names in Config, to their flags.
 func flagDocs() map[string]flagDoc {
 	return map[string]flagDoc{
+		"StartupTimeout":              {"startup-timeout", "how long start-up retries PostgreSQL while it does not answer, 0 for one try"},
 		"MaxBodyBytes":                {"max-body-bytes", "largest request body accepted; a larger one gets 413"},
 		"MaxHeaderBytes":              {"max-header-bytes", "largest request header block accepted; a larger one gets 431"},
 		"ReadHeaderTimeout":           {"read-header-timeout", "time allowed to read request headers"},
@@ -156,8 +158,8 @@ func (c Config) check() error {
 			return err
 		}
 	}
-	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
-		return &setting.Error{Name: "DatabaseURL", Reason: fmt.Sprintf("is not a PostgreSQL URL: %v", err)}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		return err
 	}
 	if err := c.Auth.check(); err != nil {
 		return err
@@ -184,6 +186,22 @@ func (a AuthConfig) check() error {
 	u, err := url.Parse(a.JWKSURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return &setting.Error{Name: "Auth.JWKSURL", Reason: fmt.Sprintf("must be an http or https URL (got %q)", a.JWKSURL)}
+	}
+	return nil
+}
+
+// checkDatabaseURL refuses a database URL pgx cannot use, saying why without echoing it: it may
+// hold a password, which pgx's own message redacts only as well as it can parse the URL.
+func checkDatabaseURL(dsn string) error {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return &setting.Error{Name: "DatabaseURL", Reason: fmt.Sprintf("must be a postgres:// or postgresql:// URL, or key=value settings (got a %s: URL)", u.Scheme)}
+	}
+	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+		reason := err.Error()
+		if _, after, found := strings.Cut(reason, "`: "); found { // after "cannot parse `<url>`: "
+			reason = after
+		}
+		return &setting.Error{Name: "DatabaseURL", Reason: "is not a PostgreSQL URL: " + reason}
 	}
 	return nil
 }
