@@ -44,30 +44,70 @@ func NewRedisConsumer(client *redis.Client, cfg RedisConfig, sink Sink, metrics 
 
 func (b *RedisConsumer) group() string { return groupPrefix + b.cfg.NodeID }
 
-// Start announces the node, creates its groups, subscribes to signals and starts consuming. It
-// fails when Redis does not answer.
+// Start announces the node, creates its groups and subscribes to signals, so that what is
+// published once it has returned reaches this node, then consumes. When Redis does not answer
+// (down when the node starts, say) Start still succeeds: the node runs degraded, sends succeed and
+// the outbox holds their events, while the consumer keeps trying, logging each failure; once it
+// connects, the sink reads back from the log what the streams carried before the groups existed.
 func (b *RedisConsumer) Start(ctx context.Context) error {
 	return b.life.Start("redis consumer", func(run *lifecycle.Run) error {
-		// The heartbeat first: another node's maintenance removes groups of nodes without one.
-		if err := b.heartbeat(ctx); err != nil {
-			return err
-		}
-		if err := b.ensureGroups(ctx); err != nil {
-			return err
-		}
-		pubsub := b.client.Subscribe(ctx, b.keys.signalsChannel())
-		if _, err := pubsub.Receive(ctx); err != nil {
-			pubsub.Close()
-			return fmt.Errorf("subscribe to signals: %w", err)
+		pubsub, err := b.connect(ctx)
+		if err != nil {
+			b.logger.Warn("redis: not reachable at start; the node runs alone, events wait in the outbox", "error", err)
 		}
 		run.Go(func(ctx context.Context) {
-			<-ctx.Done()
-			pubsub.Close()
+			caughtUp := pubsub != nil
+			if pubsub == nil {
+				if pubsub = b.reconnect(ctx); pubsub == nil {
+					return // stopped before Redis answered
+				}
+			}
+			if !run.Go(func(ctx context.Context) { <-ctx.Done(); pubsub.Close() }) {
+				pubsub.Close()
+				return
+			}
+			run.Go(func(context.Context) { b.receiveSignals(pubsub) })
+			b.consume(ctx, caughtUp)
 		})
-		run.Go(func(context.Context) { b.receiveSignals(pubsub) })
-		run.Go(b.consume)
 		return nil
 	})
+}
+
+// connect announces the node, makes its groups and subscribes to signals.
+func (b *RedisConsumer) connect(ctx context.Context) (*redis.PubSub, error) {
+	// The heartbeat first: another node's maintenance removes groups of nodes without one.
+	if err := b.heartbeat(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.ensureGroups(ctx); err != nil {
+		return nil, err
+	}
+	pubsub := b.client.Subscribe(ctx, b.keys.signalsChannel())
+	if _, err := pubsub.Receive(ctx); err != nil {
+		pubsub.Close()
+		return nil, fmt.Errorf("subscribe to signals: %w", err)
+	}
+	return pubsub, nil
+}
+
+// reconnect retries connect with backoff until Redis answers, or returns nil once ctx ends.
+func (b *RedisConsumer) reconnect(ctx context.Context) *redis.PubSub {
+	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	for try := 2; ; try++ { // the first was Start's
+		backoff.wait(ctx)
+		pubsub, err := b.connect(ctx)
+		if ctx.Err() != nil {
+			if pubsub != nil {
+				pubsub.Close()
+			}
+			return nil
+		}
+		if err == nil {
+			b.logger.Info("redis: connected; events flow between nodes again", "tries", try)
+			return pubsub
+		}
+		b.logger.Warn("redis: still not reachable; events wait in the outbox", "try", try, "error", err)
+	}
 }
 
 // Stop ends consuming and waits.
@@ -86,11 +126,11 @@ func (b *RedisConsumer) receiveSignals(pubsub *redis.PubSub) {
 }
 
 // consume reads this node's pending entries first (those of a previous run, from the start of
-// its pending list), then new ones.
-func (b *RedisConsumer) consume(ctx context.Context) {
+// its pending list), then new ones. Unless caughtUp, it first has the sink read back from the log
+// what the streams may have missed.
+func (b *RedisConsumer) consume(ctx context.Context, caughtUp bool) {
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
 	from := repeat("0", len(b.keys.streams)) // pending phase: read the pending list after these ids
-	caughtUp := true                         // false while what Redis lost is still to be read back
 	var lastMaintenance time.Time
 	for ctx.Err() == nil {
 		if time.Since(lastMaintenance) > b.maintenanceInterval() {

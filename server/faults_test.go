@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/parleyhq/parley/db/dbtest"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/internal/redistest"
 )
 
 // Fault runs prove that Parley loses no committed message when a dependency or a node fails.
@@ -561,65 +561,13 @@ func TestFaultPostgresConnectionsTerminated(t *testing.T) {
 	require.Positive(t, terminated)
 }
 
-// redisProcess is a private redis-server without persistence: killed, it comes back empty.
-type redisProcess struct {
-	addr string
-	cmd  *exec.Cmd
-}
-
-// startRedisProcess starts redis-server on a free local port; it is killed when the test ends.
-func startRedisProcess(t *testing.T) *redisProcess {
-	t.Helper()
-	_, err := exec.LookPath("redis-server")
-	require.NoError(t, err, "the fault tests start redis-server of their own: install it (see README, \"Running the tests\")")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	r := &redisProcess{addr: ln.Addr().String()}
-	require.NoError(t, ln.Close())
-	t.Cleanup(r.kill)
-	require.NoError(t, r.start(t.Context()))
-	return r
-}
-
-func (r *redisProcess) url() string { return "redis://" + r.addr + "/0" }
-
-// start runs redis-server on the process's port and waits until it answers.
-func (r *redisProcess) start(ctx context.Context) error {
-	_, port, err := net.SplitHostPort(r.addr)
-	if err != nil {
-		return err
-	}
-	r.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	client := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := poll(ctx, 10*time.Millisecond, func() bool { return client.Ping(ctx).Err() == nil }); err != nil {
-		return fmt.Errorf("redis-server on %s does not answer: %w", r.addr, err)
-	}
-	return nil
-}
-
-// kill ends redis-server with SIGKILL and waits for it. Safe when it is not running.
-func (r *redisProcess) kill() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
-
 // Redis is killed twice and comes back empty each time (no persistence): streams, consumer groups
 // and entries not yet read are gone. Sends keep succeeding while it is down (the outbox holds the
 // events), and clients on both nodes end with every seq. The second outage ends after the last
 // send, so nothing published later can reveal, through a reorder gap, what Redis lost.
 func TestFaultRedisKilledAndRestartedEmpty(t *testing.T) {
-	redisServer := startRedisProcess(t)
-	c := newCluster(t, redisServer.url())
+	redisServer := redistest.StartProcess(t)
+	c := newCluster(t, redisServer.URL())
 	_, baseA := c.node(t, "node-a", faultOptions)
 	_, baseB := c.node(t, "node-b", faultOptions)
 	run := newFaultRun(t, "redis killed, restarted empty", c.dbURL, baseA, baseB)
@@ -627,12 +575,36 @@ func TestFaultRedisKilledAndRestartedEmpty(t *testing.T) {
 	run.sendWithFault(func(ctx context.Context) {
 		for _, outage := range [][2]int64{{faultMessages / 4, faultMessages / 2}, {3 * faultMessages / 4, faultMessages}} {
 			require.NoError(t, run.waitCommitted(ctx, outage[0]))
-			redisServer.kill()
+			redisServer.Kill()
 			killedAt := run.committed.Load()
 			require.NoError(t, run.waitCommitted(ctx, outage[1]))
 			require.Greater(t, run.committed.Load(), killedAt, "sends succeed while Redis is down")
-			require.NoError(t, redisServer.start(ctx))
+			require.NoError(t, redisServer.Start(ctx))
 		}
+	})
+	run.finish()
+}
+
+// Redis is down when both nodes start. They start anyway, and /readyz says they are degraded;
+// sends succeed and the outbox holds their events. Redis comes mid-run: each node connects, and
+// its clients end with every seq, those sent before Redis came included.
+func TestFaultRedisDownAtStart(t *testing.T) {
+	redisServer := redistest.NewProcess(t) // not started yet
+	c := newCluster(t, redisServer.URL())
+	_, baseA := c.node(t, "node-a", faultOptions)
+	_, baseB := c.node(t, "node-b", faultOptions)
+	for _, base := range []string{baseA, baseB} {
+		ready, err := apiClient(t, base, "alice").GetReadinessWithResponse(t.Context())
+		require.NoError(t, err)
+		require.NotNil(t, ready.JSON200, "a node without Redis is ready, degraded: %s", ready.Body)
+		require.Equal(t, api.HealthReportStatusDegraded, ready.JSON200.Status)
+		require.Equal(t, api.CheckStatusDown, ready.JSON200.Checks.Redis)
+	}
+	run := newFaultRun(t, "redis down at start", c.dbURL, baseA, baseB)
+
+	run.sendWithFault(func(ctx context.Context) {
+		require.NoError(t, run.waitCommitted(ctx, faultMessages/2))
+		require.NoError(t, redisServer.Start(ctx))
 	})
 	run.finish()
 }
