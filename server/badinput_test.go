@@ -248,3 +248,47 @@ func TestValidationProblemNamesTheField(t *testing.T) {
 	require.Contains(t, metrics.Body.String(), `parley_http_requests_total{method="POST",route="/v1/conversations",status="400"} 1`,
 		"requests refused before routing count under their route template")
 }
+
+// An empty body is one mistake, reported once, whether it comes with a JSON content type or none.
+func TestEmptyBodyIsOneMistake(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	alice := tokenFor(t, "alice")
+	convPath := conversationWithOneMessage(t, s, alice)
+	for _, body := range [][]byte{nil, {}} {
+		rec := serveRequest(t, s, "POST", convPath+"/messages", "application/json", body, alice)
+		require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+		var p api.Problem
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+		require.Equal(t, "invalid_request", p.Code)
+		require.NotNil(t, p.Errors)
+		require.Equal(t, []api.FieldError{{Field: "body", Reason: "a JSON body is required"}}, *p.Errors, rec.Body.String())
+		require.Equal(t, "body: a JSON body is required", *p.Detail)
+	}
+}
+
+// An empty string where text is required is one mistake with one reason, and a field whose schema
+// is composed (allOf) gets the reason of the part it failed.
+func TestOneReasonPerField(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	alice := tokenFor(t, "alice")
+	convPath := conversationWithOneMessage(t, s, alice)
+	for _, tc := range []struct {
+		method, path, body string
+		want               []api.FieldError
+	}{
+		{"POST", convPath + "/messages", `{"client_msg_id":"a","body":""}`, []api.FieldError{{Field: "body", Reason: "minimum string length is 1"}}},
+		{"PATCH", convPath + "/messages/1", `{"body":""}`, []api.FieldError{{Field: "body", Reason: "minimum string length is 1"}}},
+		{"POST", convPath + "/messages", `{"client_msg_id":"","body":""}`, []api.FieldError{
+			{Field: "client_msg_id", Reason: "minimum string length is 1"}, {Field: "body", Reason: "minimum string length is 1"}}},
+		{"POST", "/v1/conversations", `{"type":"group","title":"","member_ids":[]}`, []api.FieldError{{Field: "title", Reason: "minimum string length is 1"}}},
+	} {
+		rec := serveRequest(t, s, tc.method, tc.path, "application/json", []byte(tc.body), alice)
+		require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+		var p api.Problem
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+		require.NotNil(t, p.Errors)
+		require.ElementsMatch(t, tc.want, *p.Errors, "%s %s", tc.body, rec.Body.String())
+	}
+}

@@ -51,6 +51,9 @@ func TestValidateNamesTheFlagAndTheRange(t *testing.T) {
 		{func(c *Config) { c.DBMaxConns = 0 }, "--db-max-conns must be between 2 and 10000 (got 0)"},
 		{func(c *Config) { c.ShutdownTimeout = 0 }, "--shutdown-timeout must be between 100ms and 1h0m0s (got 0s)"},
 		{func(c *Config) { c.DatabaseURL = "postgres://%zz" }, "--database-url is not a PostgreSQL URL"},
+		{func(c *Config) { c.DatabaseURL = "postgres://parley:s3cret@db:99999/parley" }, "--database-url is not a PostgreSQL URL: invalid port"},
+		{func(c *Config) { c.DatabaseURL = "mysql://parley:s3cret@db:3306/parley" }, "--database-url must be a postgres:// or postgresql:// URL, or key=value settings (got a mysql: URL)"},
+		{func(c *Config) { c.DatabaseURL = "mysql:parley:s3cret@db/parley" }, "--database-url must be a postgres:// or postgresql:// URL, or key=value settings (got a mysql: URL)"},
 		{func(c *Config) { c.Redis.URL = "ftp://127.0.0.1" }, "--redis-url is not a Redis URL"},
 		{func(c *Config) { c.Redis.Namespace = "" }, "--redis-namespace must be 1 to 128 characters (got 0)"},
 		{func(c *Config) { c.Redis.NodeID = "node\ta" }, `--node-id must not contain '\t'`},
@@ -65,6 +68,8 @@ func TestValidateNamesTheFlagAndTheRange(t *testing.T) {
 		require.Error(t, err, tc.want)
 		require.True(t, strings.HasPrefix(err.Error(), tc.want), "got %q, want %q", err, tc.want)
 		require.NotContains(t, err.Error(), "\n")
+		require.NotContains(t, err.Error(), "s3cret", "a password in a refused URL is never echoed")
+		require.NotContains(t, err.Error(), "parley@", "a refused URL is never echoed")
 	}
 }
 

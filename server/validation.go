@@ -97,8 +97,18 @@ func validateRequest(next http.Handler) http.Handler {
 
 // validationProblem turns the validator's errors into a 400 that names each field and why.
 func validationProblem(err error) api.Problem {
+	var all []api.FieldError
+	collectFieldErrors(err, &all)
+	// One reason per field, the first: an empty string is one mistake, though it fails both the
+	// schema's minLength and its pattern.
 	var fields []api.FieldError
-	collectFieldErrors(err, &fields)
+	seen := map[string]bool{}
+	for _, f := range all {
+		if !seen[f.Field] {
+			seen[f.Field] = true
+			fields = append(fields, f)
+		}
+	}
 	if len(fields) == 0 {
 		fields = append(fields, api.FieldError{Field: "request", Reason: "invalid"})
 	}
@@ -149,7 +159,7 @@ func bodyFieldError(err error) api.FieldError {
 		if ptr := schemaErr.JSONPointer(); len(ptr) > 0 {
 			field = strings.Join(ptr, ".")
 		}
-		return api.FieldError{Field: field, Reason: schemaErr.Reason}
+		return api.FieldError{Field: field, Reason: innermost(schemaErr).Reason}
 	}
 	var parseErr *openapi3filter.ParseError
 	if errors.As(err, &parseErr) {
@@ -159,6 +169,19 @@ func bodyFieldError(err error) api.FieldError {
 		return api.FieldError{Field: "body", Reason: "a JSON body is required"}
 	}
 	return api.FieldError{Field: "body", Reason: "invalid"}
+}
+
+// innermost is the error of the schema a value failed: "doesn't match all schemas from allOf" says
+// only where to look.
+func innermost(e *openapi3.SchemaError) *openapi3.SchemaError {
+	for e.SchemaField == "allOf" || e.SchemaField == "anyOf" || e.SchemaField == "oneOf" {
+		var inner *openapi3.SchemaError
+		if !errors.As(e.Origin, &inner) {
+			break
+		}
+		e = inner
+	}
+	return e
 }
 
 func reasonOf(reqErr *openapi3filter.RequestError) string {
