@@ -93,7 +93,6 @@ func secondsAt(tokens float64, r rate.Limit) time.Duration {
 // own and requests neither fail nor wait on Redis.
 type redisLimiter struct {
 	gcra     *redis_rate.Limiter
-	prefix   string
 	breaker  *gobreaker.CircuitBreaker[*redis_rate.Result]
 	fallback *localLimiter
 	timeout  time.Duration
@@ -101,8 +100,7 @@ type redisLimiter struct {
 
 func newRedisLimiter(client *redis.Client, namespace string, fallback *localLimiter, logger *slog.Logger) *redisLimiter {
 	return &redisLimiter{
-		gcra:     redis_rate.NewLimiter(client),
-		prefix:   namespace + ":",
+		gcra:     redis_rate.NewLimiter(namespacedScripts{Client: client, namespace: namespace}),
 		fallback: fallback,
 		timeout:  250 * time.Millisecond,
 		breaker: gobreaker.NewCircuitBreaker[*redis_rate.Result](gobreaker.Settings{
@@ -123,7 +121,7 @@ func (l *redisLimiter) allow(ctx context.Context, key string, r Rate) decision {
 		// A request the client abandons says nothing about Redis: it must not trip the breaker.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 		defer cancel()
-		res, err := l.gcra.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: r.PerMinute, Burst: r.Burst, Period: time.Minute})
+		res, err := l.gcra.Allow(ctx, key, redis_rate.Limit{Rate: r.PerMinute, Burst: r.Burst, Period: time.Minute})
 		if err != nil {
 			return nil, fmt.Errorf("rate limit in Redis: %w", err)
 		}
@@ -137,4 +135,39 @@ func (l *redisLimiter) allow(ctx context.Context, key string, r Rate) decision {
 		d.retryAfter = res.RetryAfter
 	}
 	return d
+}
+
+// namespacedScripts puts the keys redis_rate makes, "rate:<key>", under the node's namespace as
+// "<namespace>:rate:<key>", like every other key Parley writes: redis_rate has no option for it.
+type namespacedScripts struct {
+	*redis.Client
+	namespace string
+}
+
+func (c namespacedScripts) keys(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = c.namespace + ":" + k
+	}
+	return out
+}
+
+func (c namespacedScripts) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return c.Client.Eval(ctx, script, c.keys(keys), args...)
+}
+
+func (c namespacedScripts) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	return c.Client.EvalSha(ctx, sha1, c.keys(keys), args...)
+}
+
+func (c namespacedScripts) EvalRO(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return c.Client.EvalRO(ctx, script, c.keys(keys), args...)
+}
+
+func (c namespacedScripts) EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	return c.Client.EvalShaRO(ctx, sha1, c.keys(keys), args...)
+}
+
+func (c namespacedScripts) Del(ctx context.Context, keys ...string) *redis.IntCmd {
+	return c.Client.Del(ctx, c.keys(keys)...)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/internal/redistest"
 )
 
 // sendRaw sends one message and returns the raw answer.
@@ -153,6 +154,17 @@ func TestRedisLimiterFallsBackToLocalLimits(t *testing.T) {
 	d := l.allow(t.Context(), "sends:alice", limit)
 	require.False(t, d.allowed, "the local limit holds while Redis is away")
 	require.Positive(t, d.retryAfter)
+}
+
+// --redis-namespace prefixes every key, the limiters' too.
+func TestRedisLimiterKeysLiveUnderTheNamespace(t *testing.T) {
+	t.Parallel()
+	ns, client := redistest.Namespace(t)
+	l := newRedisLimiter(client, ns, newLocalLimiter(time.Now), discardLogger())
+	require.True(t, l.allow(t.Context(), "sends:alice", Rate{PerMinute: 60, Burst: 2}).allowed)
+	keys, err := client.Keys(t.Context(), "*"+ns+"*sends:alice").Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{ns + ":rate:sends:alice"}, keys)
 }
 
 func TestLocalLimiterSweepsRefilledKeysLazily(t *testing.T) {
