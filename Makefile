@@ -4,11 +4,18 @@
 GO ?= go
 ADDR ?= 127.0.0.1:8080
 
+# What `parley version` prints: stamped by the linker in run and build.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 .PHONY: run test vet fmt-check generate check-generated build bench fmt soak fuzz faults lint-spec
 
-## run: the server in development mode (creates and migrates the database when missing)
+## run: the server in development mode (creates and migrates the database when missing). Built,
+## then exec'd rather than go run: go run exits 1 when interrupted, whatever parley's status, so
+## Ctrl-C ended in "make: *** Error 1"; parley itself exits 0 after a clean stop.
 run:
-	$(GO) run ./cmd/parley serve --dev --addr $(ADDR)
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/parley ./cmd/parley && exec bin/parley serve --dev --addr $(ADDR)
 
 # How make test builds, so that no process of it (compiler, linker, vet or a test binary) needs
 # more than 512 MB, on a cold build cache too. go-redis is one 57,000-line package: compiling it
@@ -57,7 +64,7 @@ check-generated: generate
 	fi
 
 build:
-	$(GO) build -o bin/parley ./cmd/parley
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/parley ./cmd/parley
 
 # Spectral, pinned, run through npm: only this target needs Node.js, never build, run or test.
 SPECTRAL ?= npx --yes @stoplight/spectral-cli@6.16.3

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/parleyhq/parley/db/migrations"
@@ -20,7 +18,7 @@ import (
 	"github.com/parleyhq/parley/server"
 )
 
-func migrateCommand(stdout, stderr io.Writer) *ffcli.Command {
+func migrateCommand(stdout io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("parley migrate", flag.ContinueOnError)
 	databaseURL := fs.String("database-url", server.DefaultDatabaseURL, "PostgreSQL URL")
 	withPool := func(ctx context.Context, fn func(*pgxpool.Pool) error) error {
@@ -36,7 +34,6 @@ func migrateCommand(stdout, stderr io.Writer) *ffcli.Command {
 		ShortUsage: "parley migrate up [flags]",
 		ShortHelp:  "Apply every pending migration (creating the database when missing).",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("PARLEY")},
 		Exec: func(ctx context.Context, _ []string) error {
 			if _, err := migrations.EnsureDatabase(ctx, *databaseURL); err != nil {
 				return err
@@ -56,7 +53,6 @@ func migrateCommand(stdout, stderr io.Writer) *ffcli.Command {
 		ShortUsage: "parley migrate status [flags]",
 		ShortHelp:  "List migrations and whether each is applied.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("PARLEY")},
 		Exec: func(ctx context.Context, _ []string) error {
 			return withPool(ctx, func(pool *pgxpool.Pool) error {
 				statuses, err := migrations.List(ctx, pool)
@@ -82,11 +78,8 @@ func migrateCommand(stdout, stderr io.Writer) *ffcli.Command {
 		ShortHelp:   "Apply or list database migrations (serve also migrates at start).",
 		FlagSet:     flag.NewFlagSet("parley migrate", flag.ContinueOnError),
 		Subcommands: []*ffcli.Command{up, status},
-		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
-	for _, c := range []*ffcli.Command{root, up, status} {
-		c.FlagSet.SetOutput(stderr)
-	}
+	root.Exec = groupExec(root)
 	return root
 }
 
@@ -95,11 +88,8 @@ func tokenCommand(stdout io.Writer) *ffcli.Command {
 	secret := fs.String("jwt-secret", "", "HS256 secret the server verifies (its --jwt-secret); without it, the local development secret")
 	issuer := fs.String("jwt-issuer", "", "token issuer (iss), when the server requires one")
 	audience := fs.String("jwt-audience", "", "token audience (aud), when the server requires one")
-	// --jwks-url is read so that a JWKS setup in the environment is refused rather than answered
-	// with a token the server would not accept; --dev so that serve's flags work here unchanged.
-	jwksURL := fs.String("jwks-url", "", "set when the server verifies with a JWKS: then its tokens come from the identity provider")
-	fs.Bool("dev", false, "no effect: without --jwt-secret, token always signs with the local development secret")
-	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	var ttl time.Duration
+	durationFlag(fs, &ttl, "ttl", 24*time.Hour, "how long the token is valid")
 	return &ffcli.Command{
 		Name:       "token",
 		ShortUsage: "parley token [flags] <user-id>",
@@ -108,22 +98,18 @@ func tokenCommand(stdout io.Writer) *ffcli.Command {
 			"(PARLEY_JWT_SECRET) or, without it, with the local development secret that\n" +
 			"'parley serve --dev' verifies.",
 		FlagSet: fs,
-		Options: []ff.Option{ff.WithEnvVarPrefix("PARLEY")},
 		Exec: func(_ context.Context, args []string) error {
 			if len(args) != 1 {
-				return errors.New("usage: parley token [flags] <user-id>")
+				return usageError{msg: "token takes one user id", usage: "USAGE\n  parley token [flags] <user-id>\n"}
 			}
 			key := []byte(*secret)
 			if *secret == "" {
-				if *jwksURL != "" {
-					return errors.New("tokens for a JWKS setup come from your identity provider; 'parley token' signs with a secret")
-				}
 				var err error
 				if key, err = devtoken.LocalSecret(); err != nil {
 					return err
 				}
 			}
-			token, err := devtoken.Issue(key, args[0], *issuer, *audience, *ttl)
+			token, err := devtoken.Issue(key, args[0], *issuer, *audience, ttl)
 			if err != nil {
 				return err
 			}
@@ -133,6 +119,10 @@ func tokenCommand(stdout io.Writer) *ffcli.Command {
 	}
 }
 
+// version and commit are stamped by the linker (make build: -ldflags "-X main.version=… -X
+// main.commit=…"); a plain go build leaves them empty, and the build information stands in.
+var version, commit string
+
 func versionCommand(stdout io.Writer) *ffcli.Command {
 	return &ffcli.Command{
 		Name:       "version",
@@ -140,17 +130,31 @@ func versionCommand(stdout io.Writer) *ffcli.Command {
 		ShortHelp:  "Print the version.",
 		FlagSet:    flag.NewFlagSet("parley version", flag.ContinueOnError),
 		Exec: func(context.Context, []string) error {
-			version, revision := "(devel)", ""
-			if info, ok := debug.ReadBuildInfo(); ok {
-				version = info.Main.Version
-				for _, s := range info.Settings {
-					if s.Key == "vcs.revision" {
-						revision = " " + s.Value
-					}
-				}
-			}
-			fmt.Fprintf(stdout, "parley %s%s %s\n", version, revision, runtime.Version())
+			info, _ := debug.ReadBuildInfo()
+			fmt.Fprintln(stdout, versionLine(version, commit, info))
 			return nil
 		},
 	}
+}
+
+// versionLine is `parley <version> (commit <commit>, <go version>)`. What the linker did not
+// stamp comes from info, the module version and VCS revision the go command records.
+func versionLine(version, commit string, info *debug.BuildInfo) string {
+	if info != nil {
+		if version == "" {
+			version = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && commit == "" {
+				commit = s.Value[:min(len(s.Value), 12)]
+			}
+		}
+	}
+	if version == "" {
+		version = "(devel)"
+	}
+	if commit == "" {
+		return fmt.Sprintf("parley %s (%s)", version, runtime.Version())
+	}
+	return fmt.Sprintf("parley %s (commit %s, %s)", version, commit, runtime.Version())
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/parleyhq/parley/db/migrations"
@@ -17,7 +16,7 @@ import (
 	"github.com/parleyhq/parley/server"
 )
 
-// authFlags are the token settings `serve` and `token` share.
+// authFlags are how `serve` verifies tokens.
 type authFlags struct {
 	jwksURL, secret, issuer, audience string
 	dev                               bool
@@ -28,7 +27,7 @@ func (a *authFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.secret, "jwt-secret", "", "shared secret for HS256 tokens (development and tests)")
 	fs.StringVar(&a.issuer, "jwt-issuer", "", "required token issuer (iss), when set")
 	fs.StringVar(&a.audience, "jwt-audience", "", "required token audience (aud), when set")
-	fs.BoolVar(&a.dev, "dev", false, "development mode: without --jwks-url or --jwt-secret, use the local secret that 'parley token' signs with")
+	boolFlag(fs, &a.dev, "dev", false, "development mode: without --jwks-url or --jwt-secret, use the local secret that 'parley token' signs with")
 }
 
 func (a *authFlags) config() (server.AuthConfig, error) {
@@ -57,14 +56,14 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 	auth.register(fs)
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL; the database is created when missing")
-	fs.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply pending migrations at start")
+	boolFlag(fs, &cfg.Migrate, "migrate", cfg.Migrate, "apply pending migrations at start")
 	fs.StringVar(&cfg.Redis.URL, "redis-url", "", "Redis URL; when set, Redis Streams carry events between nodes (empty: one node, in-process)")
 	fs.StringVar(&cfg.Redis.NodeID, "node-id", cfg.Redis.NodeID, "this node's name in Redis; keep it stable across restarts (default: the host name)")
 	fs.StringVar(&cfg.Redis.Namespace, "redis-namespace", cfg.Redis.Namespace, "prefix of every Redis key and channel")
 	fs.StringVar(&origins, "ws-origins", "", "browser origins allowed to open WebSockets besides the server's own host, comma separated (patterns like *.example.com)")
 	fs.StringVar(&cfg.ClientAddrHeader, "client-addr-header", "", "header a trusted proxy sets to the client address, e.g. X-Forwarded-For (empty: the TCP peer)")
-	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&logFm, "log-format", "text", "text or json")
+	choiceFlag(fs, &logLevel, "log-level", "info", "a log level", "debug", "info", "warn", "error")
+	choiceFlag(fs, &logFm, "log-format", "text", "a log format", "text", "json")
 	for _, s := range server.Settings() {
 		if s.Flag != "" {
 			fs.Var(&settingFlag{cfg: &cfg, setting: s}, s.Flag, s.FlagUsage())
@@ -80,7 +79,6 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 			"Each flag may also be set as PARLEY_<FLAG>: --database-url as PARLEY_DATABASE_URL,\n" +
 			"--jwt-secret as PARLEY_JWT_SECRET, and so on.",
 		FlagSet: fs,
-		Options: []ff.Option{ff.WithEnvVarPrefix("PARLEY")},
 		Exec: func(ctx context.Context, _ []string) error {
 			logger, err := newLogger(stderr, logLevel, logFm)
 			if err != nil {
@@ -129,11 +127,11 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 }
 
 // settingFlag is the flag of one numeric or duration setting. It takes any number or duration and
-// leaves the range to Config.Validate, whose refusal is one line naming the flag (the flag
-// package's own would print the whole usage after it).
+// leaves the range to Config.Validate, whose refusal is one line naming the flag.
 type settingFlag struct {
 	cfg     *server.Config
 	setting server.Setting
+	err     error // why it refused its last text, for run to report with the flag's name
 }
 
 func (f *settingFlag) String() string {
@@ -145,15 +143,19 @@ func (f *settingFlag) String() string {
 
 func (f *settingFlag) Set(text string) error {
 	v, err := f.setting.Parse(text)
-	if err != nil {
-		if f.setting.Duration {
-			return errors.New("not a duration, such as 250ms, 30s or 5m")
-		}
-		return errors.New("not a whole number")
+	switch {
+	case err == nil:
+		f.setting.Set(f.cfg, v)
+		f.err = nil
+	case f.setting.Duration:
+		f.err = fmt.Errorf("%q is not a duration (want one such as 250ms, 30s or 5m)", text)
+	default:
+		f.err = fmt.Errorf("%q is not a whole number", text)
 	}
-	f.setting.Set(f.cfg, v)
-	return nil
+	return f.err
 }
+
+func (f *settingFlag) refused() error { return f.err }
 
 // Get makes the flag a flag.Getter, as the flag package's own are.
 func (f *settingFlag) Get() any { return f.setting.Get(f.cfg) }
