@@ -7,12 +7,18 @@ import (
 	"strings"
 )
 
-// RedisLog carries go-redis's own log lines (a pool that cannot dial, say) into a structured
-// logger, at warn level. go-redis keeps one logger per process, so the program sets it once, at
-// start: redis.SetLogger(server.RedisLog{Logger: logger}).
+// RedisLog carries go-redis's own log lines into a structured logger. go-redis keeps one logger
+// per process, so the program sets it once, at start: redis.SetLogger(server.RedisLog{Logger: l}).
 type RedisLog struct{ Logger *slog.Logger }
 
-// Printf is go-redis's logging interface.
+// Printf is go-redis's logging interface. A pool that cannot dial is at debug level: while Redis
+// is down, Parley says so itself, once a try, and go-redis would add a line per connection
+// attempt. Anything else go-redis reports is a warning.
 func (l RedisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.Logger.WarnContext(ctx, "redis client", "detail", strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
+	text := strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: ")
+	level := slog.LevelWarn
+	if strings.Contains(text, "failed to dial") {
+		level = slog.LevelDebug
+	}
+	l.Logger.Log(ctx, level, "redis client", "detail", text)
 }

@@ -230,3 +230,18 @@ func TestVersionPrintsWhatTheBuildStamped(t *testing.T) {
 	require.Zero(t, status, stderr)
 	require.Equal(t, fmt.Sprintf("parley %s (commit %s, %s)\n", testVersion, testCommit, runtime.Version()), stdout)
 }
+
+// Redis down at start does not stop serve: it listens, degraded, and go-redis's own lines come
+// through the structured log, not as raw lines of their own.
+func TestServeStartsWithRedisDown(t *testing.T) {
+	t.Parallel()
+	bin, db := parleyBinary(t), dbtest.NewDatabase(t)
+	out, err := interruptWhenListening(t, syscall.SIGTERM, userEnv(t), bin, "serve", "--dev", "--addr", "127.0.0.1:0",
+		"--database-url", db, "--redis-url", "redis://127.0.0.1:1/0", "--log-level", "debug")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `msg="redis: not reachable at start; the node runs alone, events wait in the outbox"`)
+	require.Contains(t, out, `msg="redis client" detail="connection pool: failed to dial`)
+	for line := range strings.Lines(out) {
+		require.True(t, strings.HasPrefix(line, "time="), "every line is structured: %q", line)
+	}
+}

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/redis/go-redis/v9"
 
-	"github.com/parleyhq/parley/db/migrations"
 	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/server"
 )
@@ -74,8 +74,10 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 		Name:       "serve",
 		ShortUsage: "parley serve [flags]",
 		ShortHelp:  "Run the Parley server.",
-		LongHelp: "Run the Parley server: migrate the database (creating it when missing), then serve\n" +
-			"HTTP until SIGINT or SIGTERM, when in-flight requests are drained before exit.\n\n" +
+		LongHelp: "Run the Parley server: wait for PostgreSQL (up to --startup-timeout), create the\n" +
+			"database when missing and migrate it, then serve HTTP until SIGINT or SIGTERM, when\n" +
+			"in-flight requests are drained before exit 0. Redis down at start does not stop it:\n" +
+			"the node runs degraded (/readyz says so) and connects when Redis comes.\n\n" +
 			"Each flag may also be set as PARLEY_<FLAG>: --database-url as PARLEY_DATABASE_URL,\n" +
 			"--jwt-secret as PARLEY_JWT_SECRET, and so on.",
 		FlagSet: fs,
@@ -100,13 +102,10 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 			if auth.dev && auth.jwksURL == "" && auth.secret == "" {
 				logger.Warn("development mode: tokens are verified with the local development secret; mint one with 'parley token <user>'")
 			}
-			created, err := migrations.EnsureDatabase(ctx, cfg.DatabaseURL)
-			if err != nil {
-				return err
-			}
-			if created {
-				logger.Info("created database")
-			}
+			// go-redis logs on its own (a pool that cannot dial): through this logger too.
+			redis.SetLogger(server.RedisLog{Logger: logger})
+			// New waits for PostgreSQL (--startup-timeout), creates the database when missing
+			// and migrates it; it does not wait for Redis.
 			srv, err := server.New(ctx, cfg, logger)
 			if err != nil {
 				return err
