@@ -35,8 +35,8 @@ FUZZTIME ?= 30s
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz
 
-## faults: the fault tests (PostgreSQL sessions terminated, Redis killed, a node SIGKILLed, a
-## consumer restarted with pending entries), then a table of their runs (5xx: 503s with Retry-After)
+## faults: the fault tests (PostgreSQL sessions terminated, Redis killed, Redis down at start, a
+## node SIGKILLed, a consumer restarted with pending entries), then a table of their runs (5xx: 503s with Retry-After)
 faults:
 	@log=$$(mktemp); trap 'rm -f "$$log" "$$log.rc"' EXIT; \
 	{ $(GO) test -race -count=1 -v -run TestFault ./server 2>&1; echo $$? >"$$log.rc"; } | tee "$$log"; \
@@ -52,7 +52,8 @@ fmt-check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 
-## generate: regenerate gen/api (oapi-codegen) and gen/db (sqlc) from the schemas
+## generate: regenerate gen/api and gen/apiserver (oapi-codegen), gen/db (sqlc) and api/openapi.json
+## from the schemas
 generate:
 	$(GO) generate ./...
 
