@@ -34,9 +34,9 @@ func (s *Server) openDatabase(ctx context.Context, poolCfg *pgxpool.Config) erro
 		if err == nil || !transient(err, s.cfg.Migrate) {
 			return err
 		}
-		if timeout > 0 {
+		if left := timeout - time.Since(start); left > 0 { // else this was the last try
 			s.logger.WarnContext(ctx, "PostgreSQL is not reachable yet; retrying", "try", tries,
-				"gives_up_in", max(timeout-time.Since(start), 0).Round(time.Second), "error", err)
+				"gives_up_in", left.Round(time.Second), "error", err)
 		}
 		return retry.RetryableError(err)
 	})
