@@ -30,7 +30,7 @@ var built struct {
 	err       error
 }
 
-// parleyBinary builds parley once, without -race to be quick; TestMain removes it.
+// parleyBinary builds parley once, as make test builds (buildVars); TestMain removes it.
 func parleyBinary(t *testing.T) string {
 	t.Helper()
 	built.once.Do(func() {
@@ -49,10 +49,12 @@ func parleyBinary(t *testing.T) string {
 	return built.path
 }
 
-// buildVars make the go command build as make test does, so that no compile needs more than
-// 512 MB (see the Makefile).
+// buildVars make the go command build as make test does (see the Makefile): with the race
+// detector and go-redis compiled without inlining and DWARF, so that the packages the test build
+// compiled are reused and only parley is linked (a build of its own would compile every package
+// again on a cold cache), and with GOMEMLIMIT, so that no compile needs more than 512 MB.
 func buildVars() []string {
-	return []string{"GOMEMLIMIT=400MiB", "GOFLAGS=" + os.Getenv("GOFLAGS") + ` "-gcflags=github.com/redis/go-redis/v9=-l -dwarf=false"`}
+	return []string{"GOMEMLIMIT=400MiB", "GOFLAGS=" + os.Getenv("GOFLAGS") + ` -race "-gcflags=github.com/redis/go-redis/v9=-l -dwarf=false"`}
 }
 
 // userEnv is the environment of a shell: without PARLEY_ settings nor those of a make running
