@@ -19,6 +19,9 @@ import (
 
 const groupPrefix = "node:"
 
+// connectAtStartTimeout bounds Start's own try at Redis; later tries run in the background.
+const connectAtStartTimeout = 5 * time.Second
+
 // RedisConsumer is the consuming half of the Redis broker, a lifecycle service: each node has its
 // own consumer group on every shard stream, hands what it reads to its hub (the sink),
 // acknowledges entries once the hub has them, and re-reads its pending entries after a restart.
@@ -51,7 +54,11 @@ func (b *RedisConsumer) group() string { return groupPrefix + b.cfg.NodeID }
 // connects, the sink reads back from the log what the streams carried before the groups existed.
 func (b *RedisConsumer) Start(ctx context.Context) error {
 	return b.life.Start("redis consumer", func(run *lifecycle.Run) error {
-		pubsub, err := b.connect(ctx)
+		// Bounded: a Redis that drops packets must not hold up the start of a node that can run
+		// without it.
+		startCtx, cancel := context.WithTimeout(ctx, connectAtStartTimeout)
+		pubsub, err := b.connect(startCtx)
+		cancel()
 		if err != nil {
 			b.logger.Warn("redis: not reachable at start; the node runs alone, events wait in the outbox", "error", err)
 		}

@@ -115,10 +115,16 @@ func (w *outputWatch) String() string {
 // the exit error. A minute bounds it all.
 func interruptWhenListening(t *testing.T, sig syscall.Signal, env []string, name string, args ...string) (string, error) {
 	t.Helper()
+	return interruptWhenItSays(t, "parley listening", sig, env, name, args...)
+}
+
+// interruptWhenItSays is interruptWhenListening waiting for want instead.
+func interruptWhenItSays(t *testing.T, want string, sig syscall.Signal, env []string, name string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	out := &outputWatch{want: "parley listening", seen: make(chan struct{})}
+	out := &outputWatch{want: want, seen: make(chan struct{})}
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -128,7 +134,7 @@ func interruptWhenListening(t *testing.T, sig syscall.Signal, env []string, name
 	select {
 	case <-out.seen:
 	case err := <-exited:
-		t.Fatalf("%s stopped before parley listened (%v):\n%s", name, err, out)
+		t.Fatalf("%s stopped before it said %q (%v):\n%s", name, want, err, out)
 	}
 	require.NoError(t, syscall.Kill(-cmd.Process.Pid, sig))
 	err := <-exited
@@ -246,4 +252,13 @@ func TestServeStartsWithRedisDown(t *testing.T) {
 	for line := range strings.Lines(out) {
 		require.True(t, strings.HasPrefix(line, "time="), "every line is structured: %q", line)
 	}
+}
+
+// Ctrl-C while serve waits for PostgreSQL is a clean stop too.
+func TestServeInterruptedWhileWaitingForPostgreSQLExitsZero(t *testing.T) {
+	t.Parallel()
+	out, err := interruptWhenItSays(t, "PostgreSQL is not reachable yet", syscall.SIGINT, userEnv(t), parleyBinary(t),
+		"serve", "--dev", "--addr", "127.0.0.1:0", "--database-url", "postgres://postgres@127.0.0.1:1/parley?sslmode=disable")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "parley stopped before it started")
 }

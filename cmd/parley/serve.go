@@ -107,6 +107,11 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 			// New waits for PostgreSQL (--startup-timeout), creates the database when missing
 			// and migrates it; it does not wait for Redis.
 			srv, err := server.New(ctx, cfg, logger)
+			if err != nil && ctx.Err() != nil {
+				// SIGINT or SIGTERM while waiting for PostgreSQL or migrating: a clean stop.
+				logger.Info("parley stopped before it started", "cause", err)
+				return nil
+			}
 			if err != nil {
 				return err
 			}
