@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,7 +47,9 @@ type connEnv struct {
 	logger      *slog.Logger
 	log         *eventLog
 	resumeSlots chan struct{}
-	hub         interface {
+	// writeBuffers are the buffers of connections' write batches, held only during a batch.
+	writeBuffers *sync.Pool
+	hub          interface {
 		isMember(c *Conn, conv uuid.UUID) bool
 		Signal(ctx context.Context, s Signal) error
 	}
@@ -58,6 +61,7 @@ type connEnv struct {
 type Conn struct {
 	env       *connEnv
 	ws        *websocket.Conn
+	out       *batchConn // the socket under ws's writes: the writer batches them
 	userID    string
 	sessionID string
 	expiresAt time.Time
@@ -71,10 +75,10 @@ type Conn struct {
 	cancel context.CancelCauseFunc
 }
 
-func newConn(parent context.Context, env *connEnv, ws *websocket.Conn, userID string, expiresAt time.Time) *Conn {
+func newConn(parent context.Context, env *connEnv, ws *websocket.Conn, out *batchConn, userID string, expiresAt time.Time) *Conn {
 	ctx, cancel := context.WithCancelCause(parent)
 	return &Conn{
-		env: env, ws: ws, userID: userID, expiresAt: expiresAt,
+		env: env, ws: ws, out: out, userID: userID, expiresAt: expiresAt,
 		sessionID: uuid.NewString(),
 		queue:     make(chan *outFrame, env.cfg.QueueSize),
 		ctx:       ctx,

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Serve upgrades an authenticated request to a WebSocket and hands the connection to a goroutine
@@ -22,7 +24,8 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := websocket.Accept(compactHijacker{w}, r, &websocket.AcceptOptions{
+	hijacker := &compactHijacker{ResponseWriter: w, buffers: h.env.writeBuffers, writes: h.metrics.socketWrites}
+	ws, err := websocket.Accept(hijacker, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{Subprotocol},
 		OriginPatterns:  h.cfg.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
@@ -32,18 +35,18 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 		return // Accept has answered
 	}
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
-	if !run.Go(func(ctx context.Context) { h.connect(ctx, ws, userID, expiresAt) }) {
+	if !run.Go(func(ctx context.Context) { h.connect(ctx, ws, hijacker.out, userID, expiresAt) }) {
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 	}
 }
 
 // connect registers the connection, subscribes it to its user's conversations and serves it
 // until either side ends it. ctx is the hub's run: it ends when the hub stops.
-func (h *Hub) connect(ctx context.Context, ws *websocket.Conn, userID string, expiresAt time.Time) {
+func (h *Hub) connect(ctx context.Context, ws *websocket.Conn, out *batchConn, userID string, expiresAt time.Time) {
 	defer ws.CloseNow()
 	// Register first, then read the user's conversations: membership changes that land in
 	// between are recorded and applied over what the read returns, so none is lost.
-	c := newConn(ctx, h.env, ws, userID, expiresAt)
+	c := newConn(ctx, h.env, ws, out, userID, expiresAt)
 	switch err := h.register(c); err {
 	case nil:
 	case errTooManyConns:
@@ -72,10 +75,14 @@ func (h *Hub) connect(ctx context.Context, ws *websocket.Conn, userID string, ex
 	c.run(floors)
 }
 
-// compactHijacker hands coder/websocket smaller buffers than the HTTP server's 4 KiB pair: an idle
-// connection holds them for its lifetime, and frames are small. Larger frames bypass them.
+// compactHijacker hands coder/websocket smaller buffers than the HTTP server's 4 KiB pair (an idle
+// connection holds them for its lifetime, and frames are small; larger frames bypass them), and
+// writes through a batchConn, which it keeps in out for the connection's writer.
 type compactHijacker struct {
 	http.ResponseWriter
+	buffers *sync.Pool
+	writes  prometheus.Counter
+	out     *batchConn
 }
 
 const (
@@ -83,7 +90,7 @@ const (
 	hijackWriteBuffer = 2048
 )
 
-func (h compactHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (h *compactHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -100,5 +107,6 @@ func (h compactHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, fmt.Errorf("keep bytes read before the hijack: %w", err)
 		}
 	}
-	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, hijackWriteBuffer)), nil
+	h.out = &batchConn{conn: conn, buffers: h.buffers, writes: h.writes}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(h.out, hijackWriteBuffer)), nil
 }

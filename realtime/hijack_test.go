@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,7 +53,7 @@ func TestCompactHijackerKeepsBytesReadBeforeTheHijack(t *testing.T) {
 	r.Header.Set("Upgrade", "websocket")
 	r.Header.Set("Sec-WebSocket-Version", "13")
 	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	ws, err := websocket.Accept(compactHijacker{w}, r, nil)
+	ws, err := websocket.Accept(&compactHijacker{ResponseWriter: w, buffers: newBatchBuffers(), writes: NewMetrics(prometheus.NewRegistry()).socketWrites}, r, nil)
 	require.NoError(t, err)
 	defer ws.CloseNow()
 

@@ -71,8 +71,9 @@ func NewHub(cfg HubConfig, store Store, signals SignalBus, metrics *Metrics, log
 	}
 	h.env = &connEnv{
 		cfg: &h.cfg, metrics: metrics, logger: logger, log: h.log,
-		resumeSlots: make(chan struct{}, cfg.MaxConcurrentResumes),
-		hub:         h,
+		resumeSlots:  make(chan struct{}, cfg.MaxConcurrentResumes),
+		writeBuffers: newBatchBuffers(),
+		hub:          h,
 	}
 	return h, nil
 }

@@ -122,7 +122,7 @@ func (b hubBundle) newConn(t *testing.T, user string) *Conn {
 	t.Helper()
 	run := b.hub.life.Running()
 	require.NotNil(t, run, "hub running")
-	return newConn(run.Context(), b.hub.env, nil, user, time.Time{})
+	return newConn(run.Context(), b.hub.env, nil, nil, user, time.Time{})
 }
 
 // connect registers a connection of user, without a socket, subscribed to convs, which have no

@@ -14,6 +14,7 @@ import (
 type Metrics struct {
 	connections      prometheus.Gauge
 	framesSent       *prometheus.CounterVec
+	socketWrites     prometheus.Counter
 	framesDropped    *prometheus.CounterVec
 	closes           *prometheus.CounterVec
 	resumes          *prometheus.CounterVec
@@ -39,6 +40,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		framesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_ws_frames_sent_total", Help: "Frames written to WebSockets, by kind.",
 		}, []string{"kind"}),
+		socketWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_ws_socket_writes_total", Help: "Writes to WebSocket connections' sockets (each a write(2)): a batch of frames leaves in one.",
+		}),
 		framesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_ws_frames_dropped_total", Help: "Frames not sent, by reason (duplicate, shed, throttled, rate_limited: typing frames over the limit).",
 		}, []string{"reason"}),
@@ -80,7 +84,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for kind := range m.sentByKind {
 		m.sentByKind[kind] = m.framesSent.WithLabelValues(kindLabel(frameKind(kind)))
 	}
-	reg.MustRegister(m.connections, m.framesSent, m.framesDropped, m.closes, m.resumes, m.commitToSocket,
+	reg.MustRegister(m.connections, m.framesSent, m.socketWrites, m.framesDropped, m.closes, m.resumes, m.commitToSocket,
 		m.reorderHeld, m.gapFills, m.publishSeconds, m.published, m.breakerState, m.streamReclaims, m.streamDeadLetter)
 	return m
 }

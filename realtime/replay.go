@@ -23,7 +23,9 @@ func (w *writer) catchUp(where string, conv uuid.UUID, after, before int64) (las
 			return 0, false, w.resync(conv, after)
 		}
 	}
-	w.pause() // reading the log is not writing
+	if err := w.pause(); err != nil { // reading the log is not writing
+		return 0, false, err
+	}
 	events, err := w.c.env.log.read(w.c.ctx, where, conv, after, before, int(missing))
 	if err != nil {
 		return 0, false, err
@@ -77,7 +79,9 @@ func (w *writer) startLive(cursors map[uuid.UUID]int64) error {
 // for its turn is closed with 1013 and tries again.
 func (w *writer) resume(cursors map[uuid.UUID]int64) error {
 	env := w.c.env
-	w.pause() // waiting for a slot is not writing
+	if err := w.pause(); err != nil { // waiting for a slot is not writing
+		return err
+	}
 	slotWait := time.NewTimer(env.cfg.ResumeSlotWait)
 	select {
 	case env.resumeSlots <- struct{}{}:

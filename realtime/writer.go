@@ -22,12 +22,10 @@ type writer struct {
 	// held keeps live events that arrive before the client's resume frame (or ResumeWait).
 	held     []*outFrame
 	awaiting bool
-	// budget bounds the writes from the first after a pause: WriteTimeout covers writing only,
-	// never a wait for a resume slot or a read of the log. It does not derive from the
-	// connection's context: coder/websocket drops the connection when a write's context ends
-	// mid-write, and ending the connection is the writer's job, with a close code.
-	budget     context.Context
-	stopBudget context.CancelFunc
+	// writing is set from the first write after a pause to the next pause: the writes between
+	// leave the socket as one batch (batchConn), under one deadline, WriteTimeout after the first.
+	// So WriteTimeout covers writing only, never a wait for a resume slot or a read of the log.
+	writing bool
 }
 
 func newWriter(c *Conn, floors map[uuid.UUID]int64) *writer {
@@ -38,7 +36,7 @@ func newWriter(c *Conn, floors map[uuid.UUID]int64) *writer {
 // closes with the code its end calls for.
 func (w *writer) run() {
 	c := w.c
-	defer w.pause()
+	defer func() { _ = w.pause() }()
 	resumeWait := time.NewTimer(c.env.cfg.ResumeWait)
 	defer resumeWait.Stop()
 	heartbeat := time.NewTicker(c.env.cfg.HeartbeatInterval)
@@ -73,28 +71,25 @@ func (w *writer) run() {
 			}
 			err = w.process(batch)
 		}
-		w.pause()
+		if paused := w.pause(); err == nil {
+			err = paused
+		}
 		if err != nil {
 			c.cancel(err)
 		}
 	}
 }
 
-// writeCtx is the context of the next write: the budget started by the first write since the
-// last pause.
-func (w *writer) writeCtx() context.Context {
-	if w.budget == nil {
-		w.budget, w.stopBudget = context.WithTimeout(context.Background(), w.c.env.cfg.WriteTimeout)
+// pause sends what the batch holds, before a wait that is not writing and after each batch.
+func (w *writer) pause() error {
+	if !w.writing {
+		return nil
 	}
-	return w.budget
-}
-
-// pause ends the write budget, before a wait that is not writing and after each batch.
-func (w *writer) pause() {
-	if w.stopBudget != nil {
-		w.stopBudget()
-		w.budget, w.stopBudget = nil, nil
+	w.writing = false
+	if err := w.c.out.end(); err != nil {
+		return errClientGone
 	}
+	return nil
 }
 
 // process sends one batch of queued frames.
@@ -125,8 +120,17 @@ func (w *writer) process(batch []*outFrame) error {
 	return nil
 }
 
+// send writes one frame into the batch, starting one if none is open. The write has no context
+// of its own: the batch's deadline bounds it (a context per write costs a timer each), and when it
+// passes, ending the connection is the writer's job, with a close code.
 func (w *writer) send(data []byte, kind frameKind) error {
-	if err := w.c.ws.Write(w.writeCtx(), websocket.MessageText, data); err != nil {
+	if !w.writing {
+		if err := w.c.out.begin(time.Now().Add(w.c.env.cfg.WriteTimeout)); err != nil {
+			return errClientGone
+		}
+		w.writing = true
+	}
+	if err := w.c.ws.Write(context.Background(), websocket.MessageText, data); err != nil {
 		return errClientGone
 	}
 	w.c.env.metrics.sentByKind[kind].Inc()
