@@ -15,6 +15,7 @@ type Metrics struct {
 	connections      prometheus.Gauge
 	framesSent       *prometheus.CounterVec
 	socketWrites     prometheus.Counter
+	writerWakeups    prometheus.Counter
 	framesDropped    *prometheus.CounterVec
 	closes           *prometheus.CounterVec
 	resumes          *prometheus.CounterVec
@@ -42,6 +43,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind"}),
 		socketWrites: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_ws_socket_writes_total", Help: "Writes to WebSocket connections' sockets (each a write(2)): a batch of frames leaves in one.",
+		}),
+		writerWakeups: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_ws_writer_wakeups_total", Help: "Times a connection's writer woke to send what its queue holds (each wake-up drains a batch).",
 		}),
 		framesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_ws_frames_dropped_total", Help: "Frames not sent, by reason (duplicate, shed, throttled, rate_limited: typing frames over the limit).",
@@ -84,7 +88,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for kind := range m.sentByKind {
 		m.sentByKind[kind] = m.framesSent.WithLabelValues(kindLabel(frameKind(kind)))
 	}
-	reg.MustRegister(m.connections, m.framesSent, m.socketWrites, m.framesDropped, m.closes, m.resumes, m.commitToSocket,
+	reg.MustRegister(m.connections, m.framesSent, m.socketWrites, m.writerWakeups, m.framesDropped, m.closes, m.resumes, m.commitToSocket,
 		m.reorderHeld, m.gapFills, m.publishSeconds, m.published, m.breakerState, m.streamReclaims, m.streamDeadLetter)
 	return m
 }

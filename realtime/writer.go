@@ -59,6 +59,7 @@ func (w *writer) run() {
 			}
 			cancel()
 		case f := <-c.queue:
+			c.env.metrics.writerWakeups.Inc()
 			batch = append(batch[:0], f)
 		drain:
 			for len(batch) < cap(batch) {
