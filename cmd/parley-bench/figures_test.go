@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -99,4 +100,62 @@ parley_commit_to_socket_seconds_count 100
 	p50, n = bucketQuantile(before, s.commitToSocket, .5) // the 10 observed since: 9 ≤ 100 ms, 1 above
 	require.Equal(t, 0.1, p50)
 	require.Equal(t, float64(10), n)
+}
+
+func TestBenchPerFrameFigures(t *testing.T) {
+	sample := func(text string) serverSample {
+		t.Helper()
+		s, err := parseMetrics(strings.NewReader(text))
+		require.NoError(t, err)
+		return s
+	}
+	counters := func(writes, wakeups, mallocs, bytes float64) string {
+		return fmt.Sprintf(`# TYPE parley_ws_socket_writes_total counter
+parley_ws_socket_writes_total %g
+# TYPE parley_ws_writer_wakeups_total counter
+parley_ws_writer_wakeups_total %g
+# TYPE go_memstats_mallocs_total counter
+go_memstats_mallocs_total %g
+# TYPE go_memstats_alloc_bytes_total counter
+go_memstats_alloc_bytes_total %g
+`, writes, wakeups, mallocs, bytes)
+	}
+	// Two servers: the growth is summed over both and divided by the frames the bench received.
+	before := []serverSample{sample(counters(100, 90, 1e6, 1e8)), sample(counters(0, 0, 5e5, 5e7))}
+	after := []serverSample{sample(counters(700, 590, 1.03e6, 1.01e8)), sample(counters(280, 210, 5.2e5, 5.1e7))}
+	require.Equal(t, [][2]string{
+		{"server socket writes per delivered frame", "0.98"},                           // (600+280)/900
+		{"server writer wake-ups per delivered frame", "0.79"},                         // (500+210)/900
+		{"server allocations per delivered frame", "55.6 (go_memstats_mallocs_total)"}, // 50,000/900
+		{"server bytes allocated per delivered frame", "2222 B (go_memstats_alloc_bytes_total)"},
+	}, perFrameFigures(before, after, 900))
+
+	// The runtime/metrics names win over go_memstats when a server exposes both.
+	runtime := `# TYPE go_gc_heap_allocs_objects_total counter
+go_gc_heap_allocs_objects_total %g
+# TYPE go_gc_heap_allocs_bytes_total counter
+go_gc_heap_allocs_bytes_total %g
+`
+	before = []serverSample{sample(counters(0, 0, 0, 0) + fmt.Sprintf(runtime, 1000.0, 64000.0))}
+	after = []serverSample{sample(counters(10, 10, 9e9, 9e9) + fmt.Sprintf(runtime, 1400.0, 96000.0))}
+	figures := perFrameFigures(before, after, 8)
+	require.Equal(t, "50.0 (go_gc_heap_allocs_objects_total)", figures[2][1])
+	require.Equal(t, "4000 B (go_gc_heap_allocs_bytes_total)", figures[3][1])
+
+	// An older server without the writer counters: n/a, not 0, also when only one of two
+	// servers lacks them.
+	old := `# TYPE go_memstats_mallocs_total counter
+go_memstats_mallocs_total %g
+# TYPE go_memstats_alloc_bytes_total counter
+go_memstats_alloc_bytes_total %g
+`
+	before = []serverSample{sample(counters(0, 0, 0, 0)), sample(fmt.Sprintf(old, 0.0, 0.0))}
+	after = []serverSample{sample(counters(10, 10, 100, 1000)), sample(fmt.Sprintf(old, 100.0, 1000.0))}
+	require.Equal(t, [][2]string{
+		{"server socket writes per delivered frame", "n/a"},
+		{"server writer wake-ups per delivered frame", "n/a"},
+		{"server allocations per delivered frame", "20.0 (go_memstats_mallocs_total)"},
+		{"server bytes allocated per delivered frame", "200 B (go_memstats_alloc_bytes_total)"},
+	}, perFrameFigures(before, after, 10))
+	require.Equal(t, "n/a", perFrameFigures([]serverSample{sample("")}, []serverSample{sample("")}, 10)[2][1])
 }

@@ -86,6 +86,10 @@ func TestBenchAgainstServer(t *testing.T) {
 	require.Regexp(t, `delivery check\s+ok`, out)
 	require.Regexp(t, `send→deliver latency p99\s+\d`, out)
 	require.Regexp(t, `server CPU per delivered frame\s+\d`, out)
+	require.Regexp(t, `server socket writes per delivered frame\s+\d`, out)
+	require.Regexp(t, `server writer wake-ups per delivered frame\s+\d`, out)
+	require.Regexp(t, `server allocations per delivered frame\s+\d`, out)
+	require.Regexp(t, `server bytes allocated per delivered frame\s+\d+ B`, out)
 
 	out = bench("--mode", "resume", "--conns", "10", "--convs", "2", "--missed", "5")
 	require.Regexp(t, `events replayed\s+50 \(expected 50\)`, out)

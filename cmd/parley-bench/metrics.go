@@ -32,6 +32,60 @@ type serverSample struct {
 	gapFills    map[string]float64 // parley_gap_fills_total by where
 	// commitToSocket is parley_commit_to_socket_seconds: cumulative counts by upper bound.
 	commitToSocket []histBucket
+	// counters holds the perFrameCounters the server exposes, by metric name.
+	counters map[string]float64
+}
+
+// perFrameCounters are the server counters reported per delivered frame. A figure uses the first
+// of its names that a server exposes in both samples: the runtime/metrics name before the
+// go_memstats one (which also counts tiny allocations), for older or newer client_golang setups.
+var perFrameCounters = []struct {
+	label  string
+	names  []string
+	format string
+}{
+	{"server socket writes per delivered frame", []string{"parley_ws_socket_writes_total"}, "%.2f"},
+	{"server writer wake-ups per delivered frame", []string{"parley_ws_writer_wakeups_total"}, "%.2f"},
+	{"server allocations per delivered frame", []string{"go_gc_heap_allocs_objects_total", "go_memstats_mallocs_total"}, "%.1f"},
+	{"server bytes allocated per delivered frame", []string{"go_gc_heap_allocs_bytes_total", "go_memstats_alloc_bytes_total"}, "%.0f B"},
+}
+
+// perFrameFigures gives each perFrameCounters figure between two samples of every server: the
+// counters' growth summed over the servers, divided by the event frames received in the window;
+// "n/a" when a server does not expose the counter (an older server).
+func perFrameFigures(before, after []serverSample, frames int64) [][2]string {
+	var out [][2]string
+	for _, c := range perFrameCounters {
+		var total float64
+		var used []string
+		for i := range after {
+			name := ""
+			for _, n := range c.names {
+				_, inBefore := before[i].counters[n]
+				if _, inAfter := after[i].counters[n]; inBefore && inAfter {
+					name = n
+					break
+				}
+			}
+			if name == "" {
+				used = nil
+				break
+			}
+			total += after[i].counters[name] - before[i].counters[name]
+			if !slices.Contains(used, name) {
+				used = append(used, name)
+			}
+		}
+		value := "n/a"
+		if len(used) > 0 {
+			value = fmt.Sprintf(c.format, total/float64(frames))
+			if len(c.names) > 1 {
+				value += " (" + strings.Join(used, ", ") + ")"
+			}
+		}
+		out = append(out, [2]string{c.label, value})
+	}
+	return out
 }
 
 type histBucket struct{ le, count float64 }
@@ -138,6 +192,14 @@ func parseMetrics(r io.Reader) (serverSample, error) {
 	s.dropped = byLabel("parley_ws_frames_dropped_total", "reason")
 	s.closes = byLabel("parley_ws_closes_total", "reason")
 	s.gapFills = byLabel("parley_gap_fills_total", "where")
+	s.counters = map[string]float64{}
+	for _, c := range perFrameCounters {
+		for _, n := range c.names {
+			if v, ok := sum(n, nil); ok {
+				s.counters[n] = v
+			}
+		}
+	}
 	if mf := families["parley_commit_to_socket_seconds"]; mf != nil && len(mf.GetMetric()) > 0 {
 		h := mf.GetMetric()[0].GetHistogram()
 		for _, b := range h.GetBucket() {

@@ -35,7 +35,7 @@ func (b *bench) runSoak(ctx context.Context) error {
 	fmt.Fprintln(r.w, soakHeader(len(cfg.urls) > 1))
 
 	start := time.Now()
-	first, last, err := b.soakSamples(ctx, start)
+	first, last, frames, err := b.soakSamples(ctx, start)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (b *bench) runSoak(ctx context.Context) error {
 	b.soakRows(after, time.Since(start), "drained")
 	fmt.Fprintln(r.w)
 
-	growth := b.reportSoak(first, last, after, start, drained)
+	growth := b.reportSoak(first, last, after, frames, start, drained)
 	b.reportSendErrors()
 	err = b.verdict(up, lost)
 	if len(growth) == 0 {
@@ -64,9 +64,9 @@ func (b *bench) runSoak(ctx context.Context) error {
 }
 
 // soakSamples runs the senders through the warm-up and the measured span, printing a row per
-// server every --interval, and returns the first sample after the warm-up and the last. The
-// senders have stopped when it returns.
-func (b *bench) soakSamples(ctx context.Context, start time.Time) (first, last []serverSample, err error) {
+// server every --interval, and returns the first sample after the warm-up, the last, and the
+// event frames received between them. The senders have stopped when it returns.
+func (b *bench) soakSamples(ctx context.Context, start time.Time) (first, last []serverSample, frames int64, err error) {
 	cfg := b.cfg
 	stop := b.startSenders(ctx, cfg.senders, cfg.rate, 0)
 	defer stop()
@@ -76,13 +76,13 @@ func (b *bench) soakSamples(ctx context.Context, start time.Time) (first, last [
 		if n > 0 {
 			select {
 			case <-ctx.Done():
-				return nil, nil, ctx.Err()
+				return nil, nil, 0, ctx.Err()
 			case <-tick.C:
 			}
 		}
 		samples, err := b.scrapeAll(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("soak sample at %s: %w", time.Since(start).Round(time.Second), err)
+			return nil, nil, 0, fmt.Errorf("soak sample at %s: %w", time.Since(start).Round(time.Second), err)
 		}
 		measured, final := soakPhase(n, cfg.interval, cfg.warmup, cfg.duration)
 		note := ""
@@ -91,20 +91,22 @@ func (b *bench) soakSamples(ctx context.Context, start time.Time) (first, last [
 			note = "warm-up"
 		case first == nil:
 			first, note = samples, "first"
+			frames = -b.stats.eventFrames.Load()
 			b.openWindow()
 		}
 		if final {
 			last, note = samples, "last"
+			frames += b.stats.eventFrames.Load()
 			b.closeWindow()
 		}
 		b.soakRows(samples, time.Since(start), note)
 	}
-	return first, last, nil
+	return first, last, frames, nil
 }
 
 // reportSoak prints the run's totals and each server's first and last figures, and returns how
 // they grew beyond the bounds above (none: flat).
-func (b *bench) reportSoak(first, last, after []serverSample, start time.Time, drained time.Duration) []string {
+func (b *bench) reportSoak(first, last, after []serverSample, frames int64, start time.Time, drained time.Duration) []string {
 	cfg, r, st := b.cfg, b.out, &b.stats
 	multi := len(cfg.urls) > 1
 	window := last[0].at.Sub(first[0].at).Seconds()
@@ -129,6 +131,12 @@ func (b *bench) reportSoak(first, last, after []serverSample, start time.Time, d
 				g = prefix + ": " + g
 			}
 			growth = append(growth, g)
+		}
+	}
+	if frames > 0 {
+		r.linef("events received first → last", "%d", frames)
+		for _, f := range perFrameFigures(first, last, frames) {
+			r.line(f[0], f[1])
 		}
 	}
 	return growth

@@ -144,6 +144,8 @@ func TestSoakAgainstServer(t *testing.T) {
 	require.Regexp(t, `server goroutines first → last\s+\d+ → \d+`, out)
 	require.Regexp(t, `server outbox backlog first → last\s+\d+ → \d+ \(after drain \d+\)`, out)
 	require.Regexp(t, `messages sent\s+[1-9]\d* `, out)
+	require.Regexp(t, `events received first → last\s+[1-9]\d*\n`, out)
+	require.Regexp(t, `server socket writes per delivered frame\s+\d`, out)
 	require.Regexp(t, `delivery check\s+ok`, out)
 	require.Regexp(t, `\nverdict\s+(flat|growing: .+)\n$`, out)
 }

@@ -158,6 +158,9 @@ func (b *bench) reportServers(before, after []serverSample, frames int64, selfCP
 	}
 	if frames > 0 {
 		r.linef("server CPU per delivered frame", "%.2f µs (all servers' CPU / frames received)", cpu*1e6/float64(frames))
+		for _, f := range perFrameFigures(before, after, frames) {
+			r.line(f[0], f[1])
+		}
 	}
 	if selfCPU >= 0 && dur > 0 {
 		r.linef("bench client CPU", "%.2f s (%.0f%% of one core)", selfCPU.Seconds(), 100*selfCPU.Seconds()/dur.Seconds())
