@@ -26,6 +26,7 @@ import (
 type Handlers struct {
 	pool     *pgxpool.Pool
 	queries  *db.Queries
+	sends    *sendGroup
 	gatherer prometheus.Gatherer
 	logger   *slog.Logger
 	// document is api/openapi.yaml as /openapi.json serves it.
@@ -40,8 +41,8 @@ type Handlers struct {
 // HandlerDeps is what the handlers work with.
 type HandlerDeps struct {
 	Pool *pgxpool.Pool
-	// Gatherer is what /metrics exposes.
-	Gatherer prometheus.Gatherer
+	// Registry is what /metrics exposes, and where the handlers' own metrics go.
+	Registry *prometheus.Registry
 	Logger   *slog.Logger
 	// Signals carries read receipts to the members' connections on every node: the hub.
 	Signals signaler
@@ -70,15 +71,17 @@ var _ apiserver.StrictServerInterface = (*Handlers)(nil)
 
 // NewHandlers returns the handlers over a migrated database.
 func NewHandlers(deps HandlerDeps) (*Handlers, error) {
-	if deps.Pool == nil || deps.Gatherer == nil || deps.Logger == nil || deps.Signals == nil || deps.Outbox == nil {
-		return nil, errors.New("handlers: pool, gatherer, logger, signals and outbox are all required")
+	if deps.Pool == nil || deps.Registry == nil || deps.Logger == nil || deps.Signals == nil || deps.Outbox == nil {
+		return nil, errors.New("handlers: pool, registry, logger, signals and outbox are all required")
 	}
 	var document apiserver.GetOpenAPIDocument200JSONResponse
 	if err := json.Unmarshal(apispec.JSON(), &document); err != nil {
 		return nil, fmt.Errorf("decode the OpenAPI document: %w", err)
 	}
+	queries := db.New(deps.Pool)
 	return &Handlers{
-		pool: deps.Pool, queries: db.New(deps.Pool), gatherer: deps.Gatherer, logger: deps.Logger, document: document,
+		pool: deps.Pool, queries: queries, sends: newSendGroup(queries, deps.Registry),
+		gatherer: deps.Registry, logger: deps.Logger, document: document,
 		signals: deps.Signals, outbox: deps.Outbox, redis: deps.Redis, maxMembers: deps.MaxMembers,
 	}, nil
 }

@@ -17,10 +17,11 @@ import (
 	"github.com/parleyhq/parley/gen/db"
 )
 
-// SendMessage stores a message, its message.created event and outbox row, atomically and in one
-// round trip (see the MessageSend query). A client_msg_id the sender used before in this
-// conversation returns the first message with 200: retries are safe, concurrent ones included (the
-// unique constraint settles a race).
+// SendMessage stores a message, its message.created event and outbox row, atomically (see the
+// MessageSend query), in one round trip and one commit shared with the sends that arrive at the
+// same time (sendGroup). A client_msg_id the sender used before in this conversation returns the
+// first message with 200: retries are safe, concurrent ones included (the unique constraint
+// settles a race).
 func (h *Handlers) SendMessage(ctx context.Context, req apiserver.SendMessageRequestObject) (apiserver.SendMessageResponseObject, error) {
 	caller, err := callerID(ctx)
 	if err != nil {
@@ -42,7 +43,7 @@ func (h *Handlers) SendMessage(ctx context.Context, req apiserver.SendMessageReq
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
-	msg.Seq, err = h.queries.MessageSend(ctx, db.MessageSendParams{
+	msg.Seq, err = h.sends.send(ctx, db.MessageSendParams{
 		ConversationID: req.ConversationId, CreatedAt: now, SenderID: caller, ID: msg.Id,
 		ClientMsgID: msg.ClientMsgId, Body: msg.Body, Payload: payload,
 	})

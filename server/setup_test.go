@@ -40,8 +40,8 @@ func setup(t *testing.T) *testBundle {
 
 // handlerDeps is what handler tests run with: no hub and no dispatcher, but a stand-in for both
 // that records what the handlers send them.
-func handlerDeps(pool *pgxpool.Pool, gatherer prometheus.Gatherer, live *liveStandIn) HandlerDeps {
-	return HandlerDeps{Pool: pool, Gatherer: gatherer, Logger: discardLogger(), Signals: live, Outbox: live}
+func handlerDeps(pool *pgxpool.Pool, registry *prometheus.Registry, live *liveStandIn) HandlerDeps {
+	return HandlerDeps{Pool: pool, Registry: registry, Logger: discardLogger(), Signals: live, Outbox: live}
 }
 
 // liveStandIn stands in for the hub and the dispatcher in handler tests.

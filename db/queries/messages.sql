@@ -1,9 +1,10 @@
--- name: MessageSend :one
--- A whole send in one statement, so one round trip and one implicit transaction: take the
--- conversation's next seq (locking its row) when the sender is a member, insert the message, its
--- message.created event (the payload gets the seq here) and the event's outbox row. No row when
--- the sender is not a member. A repeated client_msg_id fails on messages_client_msg_id_key, and
--- the failed statement gives its seq back.
+-- name: MessageSend :batchone
+-- A whole send in one statement: take the conversation's next seq (locking its row) when the
+-- sender is a member, insert the message, its message.created event (the payload gets the seq
+-- here) and the event's outbox row. No row when the sender is not a member. A repeated
+-- client_msg_id fails on messages_client_msg_id_key, and the failed statement gives its seq back.
+-- Sent as a batch: the sends of a group go in one round trip and one implicit transaction, so
+-- one commit (see server/sendgroup.go).
 WITH next AS (
     UPDATE conversations AS c
     SET last_seq = c.last_seq + 1, updated_at = @created_at, last_activity_at = @created_at

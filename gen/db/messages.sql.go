@@ -7,7 +7,6 @@ package db
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -189,57 +188,6 @@ func (q *Queries) MessageListBefore(ctx context.Context, arg MessageListBeforePa
 		return nil, err
 	}
 	return items, nil
-}
-
-const messageSend = `-- name: MessageSend :one
-WITH next AS (
-    UPDATE conversations AS c
-    SET last_seq = c.last_seq + 1, updated_at = $2, last_activity_at = $2
-    WHERE c.id = $1
-      AND EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id AND m.user_id = $3)
-    RETURNING c.last_seq AS seq
-), message AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body, created_at)
-    SELECT $4, $1, next.seq, $3, $5, $6, $2 FROM next
-), event AS (
-    INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
-    SELECT $1, next.seq, 'message.created', $3, $2,
-           jsonb_set(jsonb_set($7::jsonb, '{seq}', to_jsonb(next.seq)), '{message,seq}', to_jsonb(next.seq))
-    FROM next
-)
-INSERT INTO outbox (conversation_id, seq)
-SELECT $1, next.seq FROM next
-RETURNING seq
-`
-
-type MessageSendParams struct {
-	ConversationID uuid.UUID
-	CreatedAt      time.Time
-	SenderID       string
-	ID             uuid.UUID
-	ClientMsgID    string
-	Body           string
-	Payload        []byte
-}
-
-// A whole send in one statement, so one round trip and one implicit transaction: take the
-// conversation's next seq (locking its row) when the sender is a member, insert the message, its
-// message.created event (the payload gets the seq here) and the event's outbox row. No row when
-// the sender is not a member. A repeated client_msg_id fails on messages_client_msg_id_key, and
-// the failed statement gives its seq back.
-func (q *Queries) MessageSend(ctx context.Context, arg MessageSendParams) (int64, error) {
-	row := q.db.QueryRow(ctx, messageSend,
-		arg.ConversationID,
-		arg.CreatedAt,
-		arg.SenderID,
-		arg.ID,
-		arg.ClientMsgID,
-		arg.Body,
-		arg.Payload,
-	)
-	var seq int64
-	err := row.Scan(&seq)
-	return seq, err
 }
 
 const messageSetBody = `-- name: MessageSetBody :one

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
+	"github.com/parleyhq/parley/gen/db"
+)
+
+// Many concurrent sends, written in groups, each get their answer and a seq of their own: every
+// conversation's seqs run from 1 without gap or repeat, in one event per message.
+func TestConcurrentSendsEachKeepTheirSeq(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const convs, perConv = 4, 40
+	ids := make([]uuid.UUID, convs)
+	for i := range ids {
+		ids[i] = b.createGroup(t, "alice", "bob").Id
+	}
+	var wg sync.WaitGroup
+	seqs := make([][]int64, convs)
+	var mu sync.Mutex
+	for i := range convs * perConv {
+		wg.Go(func() {
+			conv := ids[i%convs]
+			resp, err := b.h.SendMessage(as(t, "bob"), apiserver.SendMessageRequestObject{ConversationId: conv,
+				Body: &api.SendMessageJSONRequestBody{ClientMsgId: fmt.Sprint("c-", i), Body: "hi"}})
+			require.NoError(t, err)
+			msg, ok := resp.(apiserver.SendMessage201JSONResponse)
+			require.True(t, ok, "%T", resp)
+			mu.Lock()
+			seqs[i%convs] = append(seqs[i%convs], msg.Seq)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for c, got := range seqs {
+		require.ElementsMatch(t, oneTo(perConv), got, "conversation %d", c)
+		events := b.events(t, "alice", ids[c])
+		require.Len(t, events, perConv)
+		for i, e := range events {
+			require.EqualValues(t, i+1, e.Seq)
+			require.EqualValues(t, e.Seq, e.Message.Seq)
+		}
+	}
+}
+
+func oneTo(n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(i + 1)
+	}
+	return out
+}
+
+// One send of a group that fails (a repeated client_msg_id aborts the group's transaction) does
+// not fail the others: they are stored once each, with their seqs; a sender who is not a member
+// gets no row, and the others still go through.
+func TestAFailedSendDoesNotFailItsGroup(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conv := b.createGroup(t, "alice", "bob").Id
+	b.send(t, "alice", conv, "first") // seq 1, client id used again below
+	first := b.events(t, "alice", conv)[0].Message
+
+	params := func(sender, clientMsgID string) db.MessageSendParams {
+		payload := fmt.Appendf(nil, `{"conversation_id":%q,"seq":0,"type":"message.created","actor_id":%q,"created_at":"2026-12-02T00:00:00Z","message":{"seq":0}}`, conv, sender)
+		return db.MessageSendParams{ConversationID: conv, CreatedAt: time.Now(), SenderID: sender, ID: uuid.Must(uuid.NewV7()),
+			ClientMsgID: clientMsgID, Body: "x", Payload: payload}
+	}
+	group := []*groupedSend{
+		{params: params("bob", "b-1")},
+		{params: params("alice", first.ClientMsgId)}, // sent before
+		{params: params("mallory", "m-1")},           // not a member
+		{params: params("bob", "b-2")},
+	}
+	b.h.sends.write(t.Context(), group)
+
+	require.NoError(t, group[0].err)
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, group[1].err, &pgErr)
+	require.Equal(t, "messages_client_msg_id_key", pgErr.ConstraintName)
+	require.ErrorIs(t, group[2].err, pgx.ErrNoRows)
+	require.NoError(t, group[3].err)
+	require.Equal(t, []int64{2, 3}, []int64{group[0].seq, group[3].seq})
+	events := b.events(t, "alice", conv)
+	require.Len(t, events, 3, "the failed send is not stored, the others once each")
+	for i, e := range events {
+		require.EqualValues(t, i+1, e.Seq)
+	}
+}
