@@ -736,9 +736,10 @@ func TestFaultConsumerRestartedWithPending(t *testing.T) {
 		require.NoError(t, run.waitCommitted(ctx, faultMessages/2))
 
 		// As node-b's consumer would have before it stopped: read what came since, and stop
-		// short of acknowledging it.
+		// short of acknowledging it. What was committed may still be on its way through the
+		// outbox: wait for it (up to 10 s).
 		res, err := redisClient.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: "node:node-b", Consumer: "node-b", Streams: append(slices.Clone(streams), ">", ">", ">", ">"), Count: 1000, Block: -1,
+			Group: "node:node-b", Consumer: "node-b", Streams: append(slices.Clone(streams), ">", ">", ">", ">"), Count: 1000, Block: 10 * time.Second,
 		}).Result()
 		require.NoError(t, err)
 		var read int64
