@@ -15,24 +15,29 @@ const batchFlushBytes = 64 << 10
 // batchConn is the write side of a hijacked connection, under coder/websocket's buffer.
 // coder/websocket flushes after every message: one write(2) per frame. While the connection's
 // writer sends a batch of queued frames (between begin and end), batchConn keeps what is flushed
-// and sends it in one write when the batch ends, under one deadline set on the connection.
-// Outside a batch, writes go straight through: the pongs the reader answers, pings, close frames.
+// and sends it in one write when the batch ends. Outside a batch, writes go straight through: the
+// pongs the reader answers, pings, close frames.
+//
+// Every write to the socket has timeout at most, and timeout/2 at least, to complete: the
+// connection's write deadline moves on only once less than half of it is left, so a busy
+// connection sets it every timeout/2, not for each write (each set is a timer's move).
 type batchConn struct {
 	conn    net.Conn
+	timeout time.Duration
 	buffers *sync.Pool // of *[]byte, shared by the hub's connections: an idle one holds none
 	writes  prometheus.Counter
 
 	mu       sync.Mutex
 	batching bool
 	buf      *[]byte
+	deadline time.Time
 }
 
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.batching {
-		b.writes.Inc()
-		return b.conn.Write(p)
+		return b.write(p)
 	}
 	*b.buf = append(*b.buf, p...)
 	if len(*b.buf) >= batchFlushBytes {
@@ -43,16 +48,15 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// begin starts a batch whose writes must all be done by deadline.
-func (b *batchConn) begin(deadline time.Time) error {
+// begin starts a batch.
+func (b *batchConn) begin() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.batching = true
 	b.buf = b.buffers.Get().(*[]byte)
-	return b.conn.SetWriteDeadline(deadline)
 }
 
-// end writes what the batch holds and lifts the deadline.
+// end writes what the batch holds.
 func (b *batchConn) end() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -62,9 +66,6 @@ func (b *batchConn) end() error {
 		b.buffers.Put(b.buf)
 	}
 	b.buf = nil
-	if dErr := b.conn.SetWriteDeadline(time.Time{}); err == nil {
-		err = dErr
-	}
 	return err
 }
 
@@ -72,10 +73,21 @@ func (b *batchConn) flush() error {
 	if len(*b.buf) == 0 {
 		return nil
 	}
-	b.writes.Inc()
-	_, err := b.conn.Write(*b.buf)
+	_, err := b.write(*b.buf)
 	*b.buf = (*b.buf)[:0]
 	return err
+}
+
+// write writes p to the socket, moving the deadline on first when less than half of it is left.
+func (b *batchConn) write(p []byte) (int, error) {
+	if now := time.Now(); b.deadline.Sub(now) < b.timeout/2 {
+		b.deadline = now.Add(b.timeout)
+		if err := b.conn.SetWriteDeadline(b.deadline); err != nil {
+			return 0, err
+		}
+	}
+	b.writes.Inc()
+	return b.conn.Write(p)
 }
 
 func newBatchBuffers() *sync.Pool {

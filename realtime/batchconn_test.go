@@ -1,7 +1,10 @@
 package realtime
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +38,32 @@ func TestReplayLeavesInOneSocketWrite(t *testing.T) {
 	t.Logf("socket writes: %v for the handshake and ready, %v for %d events and resumed", afterReady-before, writes, missed)
 	require.LessOrEqual(t, writes, 2.0)
 	require.Positive(t, writes)
+}
+
+// A client that stops reading cannot hold its connection: once a write to its socket has waited
+// WriteTimeout, the connection ends.
+func TestAWriteThatCannotCompleteEndsTheConnection(t *testing.T) {
+	t.Parallel()
+	b := setupHub(t, func(cfg *HubConfig) { cfg.WriteTimeout = 200 * time.Millisecond })
+	conv := uuid.New()
+	b.store.setMembers(conv, "alice")
+	body := strings.Repeat("x", 32<<10)
+	const events = 400 // 13 MB: more than the sockets' buffers hold
+	for seq := int64(1); seq <= events; seq++ {
+		b.store.addEvent(conv, seq, fmt.Appendf(nil, `{"conversation_id":%q,"seq":%d,"type":"message.created","body":%q}`, conv, seq, body))
+	}
+	url := serveHub(t, b.hub)
+
+	dialResume(t, url, "alice", conv) // then reads nothing more
+	require.Eventually(t, func() bool { return gaugeValue(t, b.hub.metrics.connections) == 0 }, 10*time.Second, 10*time.Millisecond,
+		"the stuck write gives up and the connection ends")
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, g.Write(&m))
+	return m.GetGauge().GetValue()
 }
 
 func counterValue(t *testing.T, c prometheus.Counter) float64 {

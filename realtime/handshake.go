@@ -24,7 +24,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	hijacker := &compactHijacker{ResponseWriter: w, buffers: h.env.writeBuffers, writes: h.metrics.socketWrites}
+	hijacker := &compactHijacker{ResponseWriter: w, writeTimeout: h.cfg.WriteTimeout, buffers: h.env.writeBuffers, writes: h.metrics.socketWrites}
 	ws, err := websocket.Accept(hijacker, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{Subprotocol},
 		OriginPatterns:  h.cfg.OriginPatterns,
@@ -80,9 +80,10 @@ func (h *Hub) connect(ctx context.Context, ws *websocket.Conn, out *batchConn, u
 // writes through a batchConn, which it keeps in out for the connection's writer.
 type compactHijacker struct {
 	http.ResponseWriter
-	buffers *sync.Pool
-	writes  prometheus.Counter
-	out     *batchConn
+	writeTimeout time.Duration
+	buffers      *sync.Pool
+	writes       prometheus.Counter
+	out          *batchConn
 }
 
 const (
@@ -107,6 +108,6 @@ func (h *compactHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, fmt.Errorf("keep bytes read before the hijack: %w", err)
 		}
 	}
-	h.out = &batchConn{conn: conn, buffers: h.buffers, writes: h.writes}
+	h.out = &batchConn{conn: conn, timeout: h.writeTimeout, buffers: h.buffers, writes: h.writes}
 	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(h.out, hijackWriteBuffer)), nil
 }

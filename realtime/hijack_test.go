@@ -53,7 +53,7 @@ func TestCompactHijackerKeepsBytesReadBeforeTheHijack(t *testing.T) {
 	r.Header.Set("Upgrade", "websocket")
 	r.Header.Set("Sec-WebSocket-Version", "13")
 	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	ws, err := websocket.Accept(&compactHijacker{ResponseWriter: w, buffers: newBatchBuffers(), writes: NewMetrics(prometheus.NewRegistry()).socketWrites}, r, nil)
+	ws, err := websocket.Accept(&compactHijacker{ResponseWriter: w, writeTimeout: time.Second, buffers: newBatchBuffers(), writes: NewMetrics(prometheus.NewRegistry()).socketWrites}, r, nil)
 	require.NoError(t, err)
 	defer ws.CloseNow()
 

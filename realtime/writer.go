@@ -23,8 +23,8 @@ type writer struct {
 	held     []*outFrame
 	awaiting bool
 	// writing is set from the first write after a pause to the next pause: the writes between
-	// leave the socket as one batch (batchConn), under one deadline, WriteTimeout after the first.
-	// So WriteTimeout covers writing only, never a wait for a resume slot or a read of the log.
+	// leave the socket as one batch (batchConn). WriteTimeout bounds writes to the socket only
+	// (see batchConn), never a wait for a resume slot or a read of the log.
 	writing bool
 }
 
@@ -122,13 +122,11 @@ func (w *writer) process(batch []*outFrame) error {
 }
 
 // send writes one frame into the batch, starting one if none is open. The write has no context
-// of its own: the batch's deadline bounds it (a context per write costs a timer each), and when it
-// passes, ending the connection is the writer's job, with a close code.
+// of its own: the socket's write deadline bounds it (a context per write costs a timer each), and
+// when it passes, ending the connection is the writer's job, with a close code.
 func (w *writer) send(data []byte, kind frameKind) error {
 	if !w.writing {
-		if err := w.c.out.begin(time.Now().Add(w.c.env.cfg.WriteTimeout)); err != nil {
-			return errClientGone
-		}
+		w.c.out.begin()
 		w.writing = true
 	}
 	if err := w.c.ws.Write(context.Background(), websocket.MessageText, data); err != nil {
