@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // AuthConfig says how bearer tokens are verified: with the keys of a JWKS URL (RS256, ES256,
@@ -29,27 +30,55 @@ type AuthConfig struct {
 // maxTokenBytes bounds the work an unauthenticated request can cause.
 const maxTokenBytes = 8 << 10
 
+const (
+	// tokenLeeway is the clock skew allowed on exp and nbf.
+	tokenLeeway = 30 * time.Second
+	// verifiedTokens and verifiedTokenTTL bound the cache of tokens verified already: a client
+	// sends the same token with each request and each handshake, and verifying it (base64, JSON,
+	// the signature) was a tenth of a send's CPU. An entry lasts a minute at most, and never past
+	// the token's exp; so a key removed from the JWKS stops verifying within a minute.
+	verifiedTokens   = 10_000
+	verifiedTokenTTL = time.Minute
+)
+
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
 
 // Authenticator verifies bearer tokens. It is a lifecycle service: with a JWKS URL, Start fetches
 // the key set, which is then kept cached and refreshed in the background (hourly, and at most
 // every 30 s for an unknown kid) until Stop; with a secret, Start and Stop have nothing to do.
 type Authenticator struct {
-	parser  *jwt.Parser
-	keyfunc jwt.Keyfunc
-	jwks    *jwksKeys // nil with a secret
+	parser   *jwt.Parser
+	keyfunc  jwt.Keyfunc
+	jwks     *jwksKeys // nil with a secret
+	now      func() time.Time
+	verified *lru.Cache[string, verifiedToken]
+}
+
+// verifiedToken is a token verified already, and until when that holds.
+type verifiedToken struct {
+	id    Identity
+	until time.Time
 }
 
 // NewAuthenticator builds a stopped Authenticator.
 func NewAuthenticator(cfg AuthConfig, logger *slog.Logger) (*Authenticator, error) {
-	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
+	return newAuthenticator(cfg, logger, time.Now)
+}
+
+// newAuthenticator is NewAuthenticator on the clock now.
+func newAuthenticator(cfg AuthConfig, logger *slog.Logger, now func() time.Time) (*Authenticator, error) {
+	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithLeeway(tokenLeeway), jwt.WithTimeFunc(now)}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
 	}
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	a := &Authenticator{}
+	verified, err := lru.New[string, verifiedToken](verifiedTokens)
+	if err != nil {
+		return nil, fmt.Errorf("verified-token cache: %w", err)
+	}
+	a := &Authenticator{now: now, verified: verified}
 	switch {
 	case cfg.JWKSURL != "":
 		a.jwks = newJWKSKeys(cfg.JWKSURL, logger)
@@ -154,11 +183,31 @@ func (a *Authenticator) Stop(ctx context.Context) error {
 // errTokenExpired is told to the client: it means "get a new token", not "you are an impostor".
 var errTokenExpired = errors.New("token expired")
 
-// Authenticate verifies a token and returns the caller it names.
+// Authenticate verifies a token, or finds it verified already, and returns the caller it names.
 func (a *Authenticator) Authenticate(token string) (Identity, error) {
 	if len(token) > maxTokenBytes {
 		return Identity{}, errors.New("token too large")
 	}
+	now := a.now()
+	if v, ok := a.verified.Get(token); ok && now.Before(v.until) {
+		return v.id, nil
+	}
+	id, err := a.verify(token)
+	if err == nil {
+		a.verified.Add(token, verifiedToken{id: id, until: minTime(now.Add(verifiedTokenTTL), id.ExpiresAt.Add(tokenLeeway))})
+	}
+	return id, err
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// verify checks a token's signature and claims.
+func (a *Authenticator) verify(token string) (Identity, error) {
 	var claims strictClaims
 	if _, err := a.parser.ParseWithClaims(token, &claims, a.keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {

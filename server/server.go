@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 
 	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/gen/apiserver"
@@ -62,6 +64,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
 	poolCfg.MaxConns = cfg.DBMaxConns
+	// UUIDs through pgx's binary codec: without it, google/uuid goes through driver.Valuer's
+	// text, built after pgx has tried and failed the other ways (an error allocated each time).
+	poolCfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		pgxuuid.Register(conn.TypeMap())
+		return nil
+	}
 	if err := s.openDatabase(ctx, poolCfg); err != nil {
 		return nil, err
 	}
