@@ -77,21 +77,22 @@ func TestAFailedSendDoesNotFailItsGroup(t *testing.T) {
 		return db.MessageSendParams{ConversationID: conv, CreatedAt: time.Now(), SenderID: sender, ID: uuid.Must(uuid.NewV7()),
 			ClientMsgID: clientMsgID, Body: "x", Payload: payload}
 	}
-	group := []*groupedSend{
-		{params: params("bob", "b-1")},
-		{params: params("alice", first.ClientMsgId)}, // sent before
-		{params: params("mallory", "m-1")},           // not a member
-		{params: params("bob", "b-2")},
+	group := []db.MessageSendParams{
+		params("bob", "b-1"),
+		params("alice", first.ClientMsgId), // sent before
+		params("mallory", "m-1"),           // not a member
+		params("bob", "b-2"),
 	}
-	b.h.sends.write(t.Context(), group)
+	seqs, errs := make([]int64, len(group)), make([]error, len(group))
+	b.h.sends.write(t.Context(), group, seqs, errs)
 
-	require.NoError(t, group[0].err)
+	require.NoError(t, errs[0])
 	var pgErr *pgconn.PgError
-	require.ErrorAs(t, group[1].err, &pgErr)
+	require.ErrorAs(t, errs[1], &pgErr)
 	require.Equal(t, "messages_client_msg_id_key", pgErr.ConstraintName)
-	require.ErrorIs(t, group[2].err, pgx.ErrNoRows)
-	require.NoError(t, group[3].err)
-	require.Equal(t, []int64{2, 3}, []int64{group[0].seq, group[3].seq})
+	require.ErrorIs(t, errs[2], pgx.ErrNoRows)
+	require.NoError(t, errs[3])
+	require.Equal(t, []int64{2, 3}, []int64{seqs[0], seqs[3]})
 	events := b.events(t, "alice", conv)
 	require.Len(t, events, 3, "the failed send is not stored, the others once each")
 	for i, e := range events {
