@@ -16,9 +16,11 @@ import (
 	"github.com/parleyhq/parley/gen/db"
 )
 
-// Many concurrent sends, written in groups, each get their answer and a seq of their own: every
-// conversation's seqs run from 1 without gap or repeat, in one event per message.
-func TestConcurrentSendsEachKeepTheirSeq(t *testing.T) {
+// Concurrent sends to several conversations, written in groups that span them (and lock their
+// rows in one order, so four groups at once never deadlock), each get their answer and a seq of
+// their own: every conversation's seqs run from 1 without gap or repeat, one event per message.
+// (TestConcurrentSendsTakeSeqsOneToN is the same for one conversation.)
+func TestConcurrentSendsToSeveralConversationsKeepTheirSeqs(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	const convs, perConv = 4, 40
