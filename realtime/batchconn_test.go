@@ -28,16 +28,15 @@ func TestReplayLeavesInOneSocketWrite(t *testing.T) {
 	url := serveHub(t, b.hub)
 
 	before := counterValue(t, b.hub.metrics.socketWrites)
-	alice := dialResume(t, url, "alice", conv) // after ready
-	afterReady := counterValue(t, b.hub.metrics.socketWrites)
+	alice := dialResume(t, url, "alice", conv)
 	for range missed {
 		require.Equal(t, "event", readFrameType(t, alice))
 	}
 	require.Equal(t, "resumed", readFrameType(t, alice))
-	writes := counterValue(t, b.hub.metrics.socketWrites) - afterReady
-	t.Logf("socket writes: %v for the handshake and ready, %v for %d events and resumed", afterReady-before, writes, missed)
+	// ready (written before the resume frame arrives), then the replay with resumed.
+	writes := counterValue(t, b.hub.metrics.socketWrites) - before
+	t.Logf("socket writes: %v for ready, %d events and resumed", writes, missed)
 	require.LessOrEqual(t, writes, 2.0)
-	require.Positive(t, writes)
 }
 
 // A client that stops reading cannot hold its connection: once a write to its socket has waited
