@@ -35,7 +35,10 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, userID string, expir
 		return // Accept has answered
 	}
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
-	if !run.Go(func(ctx context.Context) { h.connect(ctx, ws, hijacker.out, userID, expiresAt) }) {
+	// Only what the connection needs goes into its goroutine: not the hijacker, whose
+	// ResponseWriter would keep the HTTP server's state of the request alive with it.
+	out := hijacker.out
+	if !run.Go(func(ctx context.Context) { h.connect(ctx, ws, out, userID, expiresAt) }) {
 		ws.Close(websocket.StatusGoingAway, "server shutting down")
 	}
 }
@@ -87,8 +90,10 @@ type compactHijacker struct {
 }
 
 const (
-	hijackReadBuffer  = 512
-	hijackWriteBuffer = 2048
+	hijackReadBuffer = 512
+	// Writes leave through batchConn, which holds a batch's frames: this buffer only stages them,
+	// and a frame larger than it goes past it to batchConn.
+	hijackWriteBuffer = 512
 )
 
 func (h *compactHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
