@@ -2,7 +2,6 @@ package parley_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -90,5 +89,4 @@ func TestProblemOfAnAnswerFromAProxy(t *testing.T) {
 	require.Equal(t, http.StatusBadGateway, problem.Status)
 	require.Empty(t, problem.Code)
 	require.EqualError(t, problem, "502: Bad Gateway")
-	require.False(t, errors.Is(problem, context.Canceled))
 }

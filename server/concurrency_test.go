@@ -44,11 +44,7 @@ func TestConcurrentSendsTakeSeqsOneToN(t *testing.T) {
 	wg.Wait()
 	require.Empty(t, errs)
 	slices.Sort(got)
-	want := make([]int64, n)
-	for i := range want {
-		want[i] = int64(i + 1)
-	}
-	require.Equal(t, want, got)
+	require.Equal(t, oneTo(n), got)
 
 	events := b.events(t, "owner", conv.Id)
 	require.Len(t, events, n)
