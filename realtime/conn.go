@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -24,6 +23,7 @@ const (
 	frameControl                    // ready, pong, error: never shed
 	frameResume                     // the client's resume request, carried to the writer
 	frameSubscribe                  // the connection starts a conversation after seq
+	frameHeartbeat                  // time to ping the client
 )
 
 // outFrame is one item of a connection's send queue. It is never changed once queued, so one
@@ -34,7 +34,7 @@ type outFrame struct {
 	seq         int64
 	data        []byte
 	committedAt time.Time
-	cursors     map[uuid.UUID]int64 // frameResume
+	cursors     map[uuid.UUID]int64 // frameResume; nil: live delivery starts without a replay
 	// removed names the member a member.removed event removes.
 	removed string
 }
@@ -55,9 +55,12 @@ type connEnv struct {
 	}
 }
 
-// Conn is one WebSocket connection. Its reader and its writer run in goroutines of the hub's;
-// the writer owns where the connection stands in each conversation, the reader the limits on
-// what the client sends, and the hub (under its lock) which conversations it is subscribed to.
+// Conn is one WebSocket connection. Its reader runs in a goroutine of the hub's for the
+// connection's life; its writer runs only while there is something to write: the first frame
+// queued starts it, and it ends once the queue is empty, so an idle connection holds one
+// goroutine and no queue. The writer owns where the connection stands in each conversation, the
+// reader the limits on what the client sends, and the hub (under its lock) which conversations
+// it is subscribed to.
 type Conn struct {
 	env       *connEnv
 	ws        *websocket.Conn
@@ -65,9 +68,24 @@ type Conn struct {
 	userID    string
 	sessionID string
 	expiresAt time.Time
-	queue     chan *outFrame
-	// overflowed is set once, when the queue first overflows.
-	overflowed atomic.Bool
+	// w is the writer's state, touched only by the goroutine holding the writer's turn.
+	w *writer
+
+	mu sync.Mutex
+	// pending is the send queue: frames queued and not yet taken by the writer. spare is the
+	// slice the writer took last, handed back to pending on its next take (the writer's only).
+	pending, spare []*outFrame
+	serving        bool // run has started: a frame queued starts the writer
+	writing        bool // a goroutine holds the writer's turn
+	finished       bool // the writer has closed the connection: nothing is queued any more
+	overflowed     bool // set once, when the queue first overflows
+	// tasks are the goroutines working for the connection besides its reader: the writer's
+	// turns and its timers' callbacks. Each joins while the connection is not finished, and
+	// run waits for them.
+	tasks  sync.WaitGroup
+	closed chan struct{} // closed when finished is set
+
+	heartbeat, resumeWait *time.Timer
 
 	// ctx ends the connection: its cause says why (and so the close code). It derives from the
 	// hub's run, so stopping the hub ends every connection with lifecycle.ErrStopped.
@@ -80,28 +98,136 @@ func newConn(parent context.Context, env *connEnv, ws *websocket.Conn, out *batc
 	return &Conn{
 		env: env, ws: ws, out: out, userID: userID, expiresAt: expiresAt,
 		sessionID: uuid.NewString(),
-		queue:     make(chan *outFrame, env.cfg.QueueSize),
+		closed:    make(chan struct{}),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
 }
 
-// enqueue adds a frame to the send queue without blocking. Ephemeral frames are shed while the
-// queue is half full; a durable frame that does not fit closes the connection as a slow consumer,
-// which then resumes from its cursors.
+// enqueue adds a frame to the send queue without blocking, and starts the writer if it is not
+// running. Ephemeral frames are shed while the queue is half full; a frame that does not fit
+// closes the connection as a slow consumer, which then resumes from its cursors.
 func (c *Conn) enqueue(f *outFrame) {
-	if f.kind == frameEphemeral && len(c.queue) >= cap(c.queue)/2 {
+	limit := c.env.cfg.QueueSize
+	c.mu.Lock()
+	switch {
+	case c.finished:
+		c.mu.Unlock()
+	case f.kind == frameEphemeral && len(c.pending) >= limit/2:
+		c.mu.Unlock()
 		c.env.metrics.framesDropped.WithLabelValues("shed").Inc()
-		return
-	}
-	select {
-	case c.queue <- f:
-	default:
-		if c.overflowed.CompareAndSwap(false, true) {
+	case len(c.pending) >= limit:
+		first := !c.overflowed
+		c.overflowed = true
+		c.mu.Unlock()
+		if first {
 			c.env.metrics.closes.WithLabelValues("slow_consumer").Inc()
-			c.cancel(errSlowConsumer)
+			c.cancel(errSlowConsumer) // which wakes the writer to close
+		}
+	default:
+		c.pending = append(c.pending, f)
+		start := c.claimWriterLocked()
+		c.mu.Unlock()
+		if start {
+			go c.write()
 		}
 	}
+}
+
+// claimWriterLocked takes the writer's turn for a new goroutine, if it is free and the
+// connection is serving; the caller then runs write.
+func (c *Conn) claimWriterLocked() bool {
+	if !c.serving || c.writing || c.finished {
+		return false
+	}
+	c.writing = true
+	c.tasks.Add(1)
+	return true
+}
+
+// wake runs the writer if it is not running: the connection's context has ended, and the
+// writer closes it.
+func (c *Conn) wake() {
+	c.mu.Lock()
+	start := c.claimWriterLocked()
+	c.mu.Unlock()
+	if start {
+		c.write()
+	}
+}
+
+// write holds the writer's turn: it sends what is queued, a batch at a time, until the queue is
+// empty, and gives the turn back; once the connection's context has ended it closes the
+// connection instead, for good.
+func (c *Conn) write() {
+	defer c.tasks.Done()
+	for {
+		if c.ctx.Err() != nil {
+			c.finish()
+			return
+		}
+		c.mu.Lock()
+		batch := c.pending
+		if len(batch) == 0 {
+			// Checked under the lock: a cancel after this finds the turn free, and wake runs
+			// the writer again to close.
+			if c.ctx.Err() != nil {
+				c.mu.Unlock()
+				continue
+			}
+			if cap(batch) > idleQueueCap {
+				c.pending = nil
+			}
+			if cap(c.spare) > idleQueueCap {
+				c.spare = nil
+			}
+			c.writing = false // the turn, and with it spare, is the next writer's from here
+			c.mu.Unlock()
+			return
+		}
+		c.pending = c.spare[:0]
+		c.mu.Unlock()
+		c.env.metrics.writerWakeups.Inc()
+		err := c.w.process(batch)
+		if paused := c.w.pause(); err == nil {
+			err = paused
+		}
+		clear(batch)
+		c.spare = batch[:0]
+		if err != nil {
+			c.cancel(err)
+		}
+	}
+}
+
+// idleQueueCap is the most queue capacity a connection keeps while its writer is not running:
+// room for a few frames, not the burst a replay or a busy conversation once needed.
+const idleQueueCap = 8
+
+// finish closes the connection with the code its end calls for; nothing is queued after it.
+func (c *Conn) finish() {
+	c.close(context.Cause(c.ctx))
+	c.mu.Lock()
+	c.finished, c.writing = true, false
+	c.pending, c.spare = nil, nil
+	c.mu.Unlock()
+	close(c.closed)
+}
+
+// afterFunc runs f on the timer's goroutine as one of the connection's tasks, unless the
+// connection has finished.
+func (c *Conn) afterFunc(d time.Duration, f func()) *time.Timer {
+	return time.AfterFunc(d, func() {
+		c.mu.Lock()
+		if c.finished {
+			c.mu.Unlock()
+			return
+		}
+		c.tasks.Add(1)
+		c.mu.Unlock()
+		defer c.tasks.Done()
+		f()
+	})
 }
 
 func (c *Conn) enqueueControl(v any) {
@@ -116,27 +242,36 @@ func (c *Conn) sendError(code, message string) {
 	c.enqueueControl(api.ErrorFrame{Type: api.ErrorFrameTypeError, Code: code, Message: message})
 }
 
-// run serves the connection until either side ends it. floors are where the connection starts
-// each conversation it had at connect; they become the writer's.
+// run serves the connection until either side ends it, reading in the calling goroutine. floors
+// are where the connection starts each conversation it had at connect; they become the writer's.
 func (c *Conn) run(floors map[uuid.UUID]int64) {
-	defer c.cancel(errClientGone)
 	if !c.expiresAt.IsZero() {
-		// Set before the reader and writer start, which are the only readers of c.ctx.
+		// Set before the writer can start, which reads c.ctx.
 		var stop context.CancelFunc
 		c.ctx, stop = context.WithDeadlineCause(c.ctx, c.expiresAt, errTokenExpired)
 		defer stop()
 	}
+	c.w = newWriter(c, floors)
+	cfg := c.env.cfg
+	// Without the client's resume frame in time, live delivery starts without a replay.
+	c.resumeWait = c.afterFunc(cfg.ResumeWait, func() { c.enqueue(&outFrame{kind: frameResume}) })
+	c.heartbeat = c.afterFunc(cfg.HeartbeatInterval, func() { c.enqueue(&outFrame{kind: frameHeartbeat}) })
+	c.mu.Lock()
+	c.serving = true
+	c.mu.Unlock()
+	// Whatever ends the connection (its reader, its writer, a full queue, the token's expiry,
+	// the hub's stop), the writer closes it.
+	context.AfterFunc(c.ctx, c.wake)
 	c.enqueueControl(api.ReadyFrame{
 		Type: api.ReadyFrameTypeReady, SessionId: c.sessionID, UserId: c.userID,
-		HeartbeatMs: int(c.env.cfg.HeartbeatInterval / time.Millisecond),
+		HeartbeatMs: int(cfg.HeartbeatInterval / time.Millisecond),
 	})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		newWriter(c, floors).run()
-	}()
 	c.read()
-	<-writerDone
+	c.cancel(errClientGone)
+	<-c.closed
+	c.resumeWait.Stop()
+	c.heartbeat.Stop()
+	c.tasks.Wait()
 }
 
 // close ends the WebSocket with the code that cause calls for.

@@ -180,37 +180,47 @@ func (b hubBundle) deliver(t *testing.T, envs ...Envelope) {
 	require.NoError(t, b.hub.Deliver(context.Background(), envs))
 }
 
+// takePending takes the frames in the queue of a connection that is not served (its writer never
+// runs), without waiting.
+func takePending(c *Conn) []*outFrame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	frames := c.pending
+	c.pending = nil
+	return frames
+}
+
 // queued takes what is in the connection's queue now, without waiting; the writer's own
 // bookkeeping items (where a conversation starts) are left out.
 func queued(c *Conn) []outFrame {
 	var out []outFrame
-	for {
-		select {
-		case f := <-c.queue:
-			if f.kind != frameSubscribe {
-				out = append(out, *f)
-			}
-		default:
-			return out
+	for _, f := range takePending(c) {
+		if f.kind != frameSubscribe {
+			out = append(out, *f)
 		}
 	}
+	return out
 }
 
 // receive waits for n frames on the connection's queue, failing after within.
 func receive(t *testing.T, c *Conn, n int, within time.Duration) []outFrame {
 	t.Helper()
-	timer := time.NewTimer(within)
-	defer timer.Stop()
 	var out []outFrame
-	for len(out) < n {
-		select {
-		case f := <-c.queue:
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, f := range takePending(c) {
 			out = append(out, *f)
-		case <-timer.C:
+		}
+		if len(out) >= n {
+			return out
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d frames within %v: %v", len(out), n, within, out)
 		}
+		<-tick.C
 	}
-	return out
 }
 
 // frameRef names a durable frame as "conversation/seq", with the conversation id shortened.
@@ -450,18 +460,12 @@ func TestHubMemberAddedOutOfOrder(t *testing.T) {
 	require.True(t, b.hub.isMember(alice, conv))
 	var starts []int64
 	var sent []frameRef
-	for {
-		select {
-		case f := <-alice.queue:
-			if f.kind == frameSubscribe {
-				starts = append(starts, f.seq)
-			} else {
-				sent = append(sent, events(t, []outFrame{*f})...)
-			}
-			continue
-		default:
+	for _, f := range takePending(alice) {
+		if f.kind == frameSubscribe {
+			starts = append(starts, f.seq)
+		} else {
+			sent = append(sent, events(t, []outFrame{*f})...)
 		}
-		break
 	}
 	require.Equal(t, []int64{0}, starts)
 	require.Equal(t, refs(conv, 3), sent)
@@ -688,8 +692,7 @@ func TestHubMembersReadRacingAConnectKeepsItsStart(t *testing.T) {
 	close(gate.release)
 	require.NoError(t, <-delivered)
 
-	for len(bob.queue) > 0 {
-		f := <-bob.queue
+	for _, f := range takePending(bob) {
 		require.NotEqual(t, frameSubscribe, f.kind, "the connection was sent back to seq %d", f.seq)
 		require.NotEqual(t, int64(1), f.seq, "seq 1 is before where the connection started")
 	}

@@ -29,7 +29,7 @@ type Metrics struct {
 	streamDeadLetter prometheus.Counter
 
 	// The per-frame series, looked up once: these are on the hot path.
-	sentByKind [frameSubscribe + 1]prometheus.Counter
+	sentByKind [frameHeartbeat + 1]prometheus.Counter
 }
 
 // NewMetrics creates the realtime metrics and registers them on reg.

@@ -11,8 +11,9 @@ import (
 	"github.com/parleyhq/parley/gen/api"
 )
 
-// writer is the state only the writer goroutine touches: where the connection stands in each
-// conversation, and the live events it holds until the client's resume.
+// writer is the state only the goroutine holding the connection's writer turn touches (see
+// Conn.write): where the connection stands in each conversation, and the live events it holds
+// until the client's resume.
 type writer struct {
 	c *Conn
 	// cursors is the last seq sent per conversation. Before the first, a conversation starts
@@ -30,55 +31,6 @@ type writer struct {
 
 func newWriter(c *Conn, floors map[uuid.UUID]int64) *writer {
 	return &writer{c: c, cursors: make(map[uuid.UUID]int64), floors: floors, awaiting: true}
-}
-
-// run sends queued frames until the connection ends, pinging on the heartbeat interval, then
-// closes with the code its end calls for.
-func (w *writer) run() {
-	c := w.c
-	defer func() { _ = w.pause() }()
-	resumeWait := time.NewTimer(c.env.cfg.ResumeWait)
-	defer resumeWait.Stop()
-	heartbeat := time.NewTicker(c.env.cfg.HeartbeatInterval)
-	defer heartbeat.Stop()
-	batch := make([]*outFrame, 0, 64)
-	for {
-		var err error
-		select {
-		case <-c.ctx.Done():
-			c.close(context.Cause(c.ctx))
-			return
-		case <-resumeWait.C:
-			if w.awaiting {
-				err = w.startLive(nil)
-			}
-		case <-heartbeat.C:
-			ctx, cancel := context.WithTimeout(context.Background(), c.env.cfg.PongTimeout)
-			if c.ws.Ping(ctx) != nil {
-				err = errClientGone
-			}
-			cancel()
-		case f := <-c.queue:
-			c.env.metrics.writerWakeups.Inc()
-			batch = append(batch[:0], f)
-		drain:
-			for len(batch) < cap(batch) {
-				select {
-				case f := <-c.queue:
-					batch = append(batch, f)
-				default:
-					break drain
-				}
-			}
-			err = w.process(batch)
-		}
-		if paused := w.pause(); err == nil {
-			err = paused
-		}
-		if err != nil {
-			c.cancel(err)
-		}
-	}
 }
 
 // pause sends what the batch holds, before a wait that is not writing and after each batch.
@@ -100,13 +52,15 @@ func (w *writer) process(batch []*outFrame) error {
 		switch {
 		case f.kind == frameResume:
 			err = w.startLive(f.cursors)
+		case f.kind == frameHeartbeat:
+			err = w.ping()
 		case f.kind == frameSubscribe:
 			if _, started := w.cursors[f.conv]; !started {
 				w.floors[f.conv] = f.seq
 			}
 		case f.kind == frameEvent && w.awaiting:
 			w.held = append(w.held, f)
-			if len(w.held) > cap(w.c.queue) {
+			if len(w.held) > w.c.env.cfg.QueueSize {
 				err = errSlowConsumer
 			}
 		case f.kind == frameEvent:
@@ -118,6 +72,22 @@ func (w *writer) process(batch []*outFrame) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// ping pings the client and waits for its pong, then sets the next heartbeat.
+func (w *writer) ping() error {
+	c := w.c
+	if err := w.pause(); err != nil { // what is batched leaves before the wait
+		return err
+	}
+	// Not under c.ctx: a ping cut short closes the connection without the code its end calls for.
+	ctx, cancel := context.WithTimeout(context.Background(), c.env.cfg.PongTimeout)
+	defer cancel()
+	if c.ws.Ping(ctx) != nil {
+		return errClientGone
+	}
+	c.heartbeat.Reset(c.env.cfg.HeartbeatInterval)
 	return nil
 }
 
