@@ -8,14 +8,16 @@ SELECT pg_notify('parley_outbox', '');
 
 -- name: OutboxClaim :many
 -- Claims the oldest rows no other dispatcher holds; they stay locked until the transaction ends.
+-- Each row's payload is looked up by the events key: a join would let a generic plan (pgx
+-- prepares statements), which cannot see how small the limit is, hash the whole events table on
+-- every claim.
 WITH claimed AS (
-    SELECT id FROM outbox ORDER BY id LIMIT @max_rows FOR UPDATE SKIP LOCKED
+    SELECT id, conversation_id, seq, created_at FROM outbox ORDER BY id LIMIT @max_rows FOR UPDATE SKIP LOCKED
 )
-SELECT o.id, o.conversation_id, o.seq, o.created_at, e.payload
+SELECT claimed.id, claimed.conversation_id, claimed.seq, claimed.created_at,
+       (SELECT e.payload FROM events e WHERE e.conversation_id = claimed.conversation_id AND e.seq = claimed.seq)::jsonb AS payload
 FROM claimed
-JOIN outbox o ON o.id = claimed.id
-JOIN events e ON e.conversation_id = o.conversation_id AND e.seq = o.seq
-ORDER BY o.id;
+ORDER BY claimed.id;
 
 -- name: OutboxDelete :exec
 DELETE FROM outbox WHERE id = ANY(@ids::bigint[]);

@@ -32,13 +32,12 @@ func (q *Queries) OutboxBacklog(ctx context.Context) (OutboxBacklogRow, error) {
 
 const outboxClaim = `-- name: OutboxClaim :many
 WITH claimed AS (
-    SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+    SELECT id, conversation_id, seq, created_at FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 )
-SELECT o.id, o.conversation_id, o.seq, o.created_at, e.payload
+SELECT claimed.id, claimed.conversation_id, claimed.seq, claimed.created_at,
+       (SELECT e.payload FROM events e WHERE e.conversation_id = claimed.conversation_id AND e.seq = claimed.seq)::jsonb AS payload
 FROM claimed
-JOIN outbox o ON o.id = claimed.id
-JOIN events e ON e.conversation_id = o.conversation_id AND e.seq = o.seq
-ORDER BY o.id
+ORDER BY claimed.id
 `
 
 type OutboxClaimRow struct {
@@ -50,6 +49,9 @@ type OutboxClaimRow struct {
 }
 
 // Claims the oldest rows no other dispatcher holds; they stay locked until the transaction ends.
+// Each row's payload is looked up by the events key: a join would let a generic plan (pgx
+// prepares statements), which cannot see how small the limit is, hash the whole events table on
+// every claim.
 func (q *Queries) OutboxClaim(ctx context.Context, maxRows int32) ([]OutboxClaimRow, error) {
 	rows, err := q.db.Query(ctx, outboxClaim, maxRows)
 	if err != nil {
