@@ -105,9 +105,27 @@ func newConn(parent context.Context, env *connEnv, ws *websocket.Conn, out *batc
 }
 
 // enqueue adds a frame to the send queue without blocking, and starts the writer if it is not
-// running. Ephemeral frames are shed while the queue is half full; a frame that does not fit
-// closes the connection as a slow consumer, which then resumes from its cursors.
+// running.
 func (c *Conn) enqueue(f *outFrame) {
+	if c.push(f) {
+		go c.write()
+	}
+}
+
+// enqueueOwn adds one of the reader's own frames (ready, pong, resume, errors) to the send queue
+// and, when the writer is not running, runs it in the reader's goroutine: no goroutine to start,
+// and the reader's stack has grown already. The reader reads on once the queue is empty.
+func (c *Conn) enqueueOwn(f *outFrame) {
+	if c.push(f) {
+		c.write()
+	}
+}
+
+// push adds a frame to the send queue without blocking, and reports whether the caller took the
+// writer's turn (and must run write). Ephemeral frames are shed while the queue is half full; a
+// frame that does not fit closes the connection as a slow consumer, which then resumes from its
+// cursors.
+func (c *Conn) push(f *outFrame) bool {
 	limit := c.env.cfg.QueueSize
 	c.mu.Lock()
 	switch {
@@ -126,16 +144,15 @@ func (c *Conn) enqueue(f *outFrame) {
 		}
 	default:
 		c.pending = append(c.pending, f)
-		start := c.claimWriterLocked()
+		claimed := c.claimWriterLocked()
 		c.mu.Unlock()
-		if start {
-			go c.write()
-		}
+		return claimed
 	}
+	return false
 }
 
-// claimWriterLocked takes the writer's turn for a new goroutine, if it is free and the
-// connection is serving; the caller then runs write.
+// claimWriterLocked takes the writer's turn, if it is free and the connection is serving; the
+// caller then runs write, in a goroutine of its own or in its own.
 func (c *Conn) claimWriterLocked() bool {
 	if !c.serving || c.writing || c.finished {
 		return false
@@ -230,12 +247,13 @@ func (c *Conn) afterFunc(d time.Duration, f func()) *time.Timer {
 	})
 }
 
+// enqueueControl queues one of the reader's control frames; see enqueueOwn.
 func (c *Conn) enqueueControl(v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return
 	}
-	c.enqueue(&outFrame{kind: frameControl, data: data})
+	c.enqueueOwn(&outFrame{kind: frameControl, data: data})
 }
 
 func (c *Conn) sendError(code, message string) {
@@ -257,7 +275,7 @@ func (c *Conn) run(floors map[uuid.UUID]int64) {
 	c.resumeWait = c.afterFunc(cfg.ResumeWait, func() { c.enqueue(&outFrame{kind: frameResume}) })
 	c.heartbeat = c.afterFunc(cfg.HeartbeatInterval, func() { c.enqueue(&outFrame{kind: frameHeartbeat}) })
 	c.mu.Lock()
-	c.serving = true
+	c.serving = true // from here a frame queued starts the writer: ready below does
 	c.mu.Unlock()
 	// Whatever ends the connection (its reader, its writer, a full queue, the token's expiry,
 	// the hub's stop), the writer closes it.

@@ -42,7 +42,7 @@ func (c *Conn) read() {
 			return
 		}
 		if first && f.typ != string(api.ResumeFrameTypeResume) {
-			c.enqueue(&outFrame{kind: frameResume}) // no resume: live delivery starts now
+			c.enqueueOwn(&outFrame{kind: frameResume}) // no resume: live delivery starts now
 		}
 		first = false
 		if refused, ok := errors.AsType[*frameError](err); ok {
@@ -51,7 +51,7 @@ func (c *Conn) read() {
 		}
 		switch f.typ {
 		case string(api.ResumeFrameTypeResume):
-			c.enqueue(&outFrame{kind: frameResume, cursors: f.cursors})
+			c.enqueueOwn(&outFrame{kind: frameResume, cursors: f.cursors})
 		case string(api.TypingRequestFrameTypeTyping):
 			r.typingFrame(f.conv, time.Now())
 		case string(api.PingFrameTypePing):
