@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"encoding/binary"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -46,6 +48,34 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// writeText adds one text message to the open batch as a single WebSocket frame (RFC 6455 5.2:
+// FIN, opcode 1, no mask from a server): what coder/websocket would write, without its per-frame
+// locks, context checks and flush. Pings, pongs and close frames still go through
+// coder/websocket; each is smaller than its buffer and so reaches batchConn as one Write, and the
+// two never interleave within a frame.
+func (b *batchConn) writeText(p []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	*b.buf = appendTextFrameHeader(*b.buf, len(p))
+	*b.buf = append(*b.buf, p...)
+	if len(*b.buf) >= batchFlushBytes {
+		return b.flush()
+	}
+	return nil
+}
+
+func appendTextFrameHeader(buf []byte, n int) []byte {
+	const finText = 0x80 | 0x1
+	switch {
+	case n < 126:
+		return append(buf, finText, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(buf, finText, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(buf, finText, 127), uint64(n))
+	}
 }
 
 // begin starts a batch.

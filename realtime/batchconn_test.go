@@ -1,11 +1,13 @@
 package realtime
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -70,4 +72,37 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	var m dto.Metric
 	require.NoError(t, c.Write(&m))
 	return m.GetCounter().GetValue()
+}
+
+// Frames Parley frames itself arrive whole at a standard client at every payload length class
+// of RFC 6455 (7-bit, 16-bit and 64-bit lengths, on both sides of each bound), in order.
+func TestFramesOfEveryLengthArriveWhole(t *testing.T) {
+	t.Parallel()
+	b := setupHub(t)
+	conv := uuid.New()
+	b.store.setMembers(conv, "alice")
+	// An event frame adds its envelope to the payload: sizes are chosen for the whole frame.
+	envelope := len(eventFrameBytes(nil))
+	sizes := []int{0, 125, 126, 127, 65535, 65536, 70000}
+	want := make([]string, len(sizes))
+	for i, size := range sizes {
+		payload := fmt.Sprintf(`{"conversation_id":%q,"seq":%d,"type":"message.created","pad":""}`, conv, i+1)
+		pad := max(size-envelope-len(payload), 0)
+		payload = strings.Replace(payload, `"pad":""`, `"pad":"`+strings.Repeat("p", pad)+`"`, 1)
+		b.store.addEvent(conv, int64(i+1), []byte(payload))
+		want[i] = string(eventFrameBytes([]byte(payload)))
+	}
+	url := serveHub(t, b.hub)
+
+	alice := dialResume(t, url, "alice", conv)
+	alice.SetReadLimit(1 << 20)
+	for i := range sizes {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		typ, data, err := alice.Read(ctx)
+		cancel()
+		require.NoError(t, err)
+		require.Equal(t, websocket.MessageText, typ)
+		require.Equal(t, want[i], string(data), "frame %d", i+1)
+	}
+	require.Equal(t, "resumed", readFrameType(t, alice))
 }

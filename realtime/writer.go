@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
 	"github.com/parleyhq/parley/gen/api"
@@ -91,15 +90,19 @@ func (w *writer) ping() error {
 	return nil
 }
 
-// send writes one frame into the batch, starting one if none is open. The write has no context
-// of its own: the socket's write deadline bounds it (a context per write costs a timer each), and
-// when it passes, ending the connection is the writer's job, with a close code.
+// send writes one frame into the batch, starting one if none is open. The frame is framed here,
+// not by coder/websocket (see batchConn.writeText), and has no context of its own: the socket's
+// write deadline bounds it (a context per write costs a timer each), and when it passes, ending
+// the connection is the writer's job, with a close code.
 func (w *writer) send(data []byte, kind frameKind) error {
 	if !w.writing {
 		w.c.out.begin()
 		w.writing = true
 	}
-	if err := w.c.ws.Write(context.Background(), websocket.MessageText, data); err != nil {
+	if w.c.ctx.Err() != nil { // closing: no data frame may follow a close frame
+		return context.Cause(w.c.ctx)
+	}
+	if err := w.c.out.writeText(data); err != nil {
 		return errClientGone
 	}
 	w.c.env.metrics.sentByKind[kind].Inc()
