@@ -80,8 +80,8 @@ type Conn struct {
 	finished       bool // the writer has closed the connection: nothing is queued any more
 	overflowed     bool // set once, when the queue first overflows
 	// tasks are the goroutines working for the connection besides its reader: the writer's
-	// turns and its timers' callbacks. Each joins while the connection is not finished, and
-	// run waits for them.
+	// turns, its timers' callbacks and its pings. Each joins while the connection is not
+	// finished, and run waits for them.
 	tasks  sync.WaitGroup
 	closed chan struct{} // closed when finished is set
 
@@ -287,9 +287,9 @@ func (c *Conn) run(floors map[uuid.UUID]int64) {
 	c.read()
 	c.cancel(errClientGone)
 	<-c.closed
+	c.tasks.Wait() // the writer's last turn, timer callbacks, pings (which may set the heartbeat)
 	c.resumeWait.Stop()
 	c.heartbeat.Stop()
-	c.tasks.Wait()
 }
 
 // close ends the WebSocket with the code that cause calls for.

@@ -74,19 +74,30 @@ func (w *writer) process(batch []*outFrame) error {
 	return nil
 }
 
-// ping pings the client and waits for its pong, then sets the next heartbeat.
+// ping pings the client. The wait for its pong is a task of its own, not the writer's: the
+// writer's turn may be running in the reader's goroutine, which must read on for the pong to
+// arrive. A pong that does not come within PongTimeout ends the connection; one that does sets
+// the next heartbeat.
 func (w *writer) ping() error {
 	c := w.c
-	if err := w.pause(); err != nil { // what is batched leaves before the wait
+	if err := w.pause(); err != nil { // what is batched leaves before the ping
 		return err
 	}
-	// Not under c.ctx: a ping cut short closes the connection without the code its end calls for.
-	ctx, cancel := context.WithTimeout(context.Background(), c.env.cfg.PongTimeout)
-	defer cancel()
-	if c.ws.Ping(ctx) != nil {
-		return errClientGone
-	}
-	c.heartbeat.Reset(c.env.cfg.HeartbeatInterval)
+	c.mu.Lock()
+	c.tasks.Add(1) // the connection cannot finish while this writer holds the turn
+	c.mu.Unlock()
+	go func() {
+		defer c.tasks.Done()
+		// Not under c.ctx: a ping cut short closes the connection without the code its end
+		// calls for.
+		ctx, cancel := context.WithTimeout(context.Background(), c.env.cfg.PongTimeout)
+		defer cancel()
+		if c.ws.Ping(ctx) != nil {
+			c.cancel(errClientGone)
+			return
+		}
+		c.heartbeat.Reset(c.env.cfg.HeartbeatInterval)
+	}()
 	return nil
 }
 
