@@ -108,16 +108,17 @@ func newConn(parent context.Context, env *connEnv, ws *websocket.Conn, out *batc
 // running.
 func (c *Conn) enqueue(f *outFrame) {
 	if c.push(f) {
-		go c.write()
+		go c.write(false)
 	}
 }
 
-// enqueueOwn adds one of the reader's own frames (ready, pong, resume, errors) to the send queue
-// and, when the writer is not running, runs it in the reader's goroutine: no goroutine to start,
-// and the reader's stack has grown already. The reader reads on once the queue is empty.
+// enqueueOwn adds one of the reader's own control frames (ready, pong, errors) to the send queue
+// and, when the writer is not running, writes the batch holding it in the reader's goroutine: no
+// goroutine to start, and the reader's stack has grown already. Whatever is queued after that
+// batch goes on in a goroutine of its own, for while the reader writes it does not read.
 func (c *Conn) enqueueOwn(f *outFrame) {
 	if c.push(f) {
-		c.write()
+		c.write(true)
 	}
 }
 
@@ -169,16 +170,17 @@ func (c *Conn) wake() {
 	start := c.claimWriterLocked()
 	c.mu.Unlock()
 	if start {
-		c.write()
+		c.write(false)
 	}
 }
 
 // write holds the writer's turn: it sends what is queued, a batch at a time, until the queue is
 // empty, and gives the turn back; once the connection's context has ended it closes the
-// connection instead, for good.
-func (c *Conn) write() {
+// connection instead, for good. In the reader (inReader), it writes one batch and hands the
+// turn, if more is queued, to a goroutine of its own.
+func (c *Conn) write(inReader bool) {
 	defer c.tasks.Done()
-	for {
+	for batches := 0; ; batches++ {
 		if c.ctx.Err() != nil {
 			c.finish()
 			return
@@ -200,6 +202,12 @@ func (c *Conn) write() {
 			}
 			c.writing = false // the turn, and with it spare, is the next writer's from here
 			c.mu.Unlock()
+			return
+		}
+		if inReader && batches > 0 {
+			c.tasks.Add(1) // the turn passes on, still held: writing stays set
+			c.mu.Unlock()
+			go c.write(false)
 			return
 		}
 		c.pending = c.spare[:0]

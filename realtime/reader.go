@@ -42,7 +42,7 @@ func (c *Conn) read() {
 			return
 		}
 		if first && f.typ != string(api.ResumeFrameTypeResume) {
-			c.enqueueOwn(&outFrame{kind: frameResume}) // no resume: live delivery starts now
+			c.enqueue(&outFrame{kind: frameResume}) // no resume: live delivery starts now
 		}
 		first = false
 		if refused, ok := errors.AsType[*frameError](err); ok {
@@ -51,7 +51,9 @@ func (c *Conn) read() {
 		}
 		switch f.typ {
 		case string(api.ResumeFrameTypeResume):
-			c.enqueueOwn(&outFrame{kind: frameResume, cursors: f.cursors})
+			// Not in the reader (enqueueOwn): a resume may wait for a slot and read the log, and the
+			// reader reads on meanwhile, answering the client's pings.
+			c.enqueue(&outFrame{kind: frameResume, cursors: f.cursors})
 		case string(api.TypingRequestFrameTypeTyping):
 			r.typingFrame(f.conv, time.Now())
 		case string(api.PingFrameTypePing):
