@@ -94,6 +94,8 @@ type faultRun struct {
 	committed   atomic.Int64 // messages answered 201 or 200
 	unavailable atomic.Int64 // 503 answers with Retry-After
 	transport   atomic.Int64 // requests that got no answer
+	// paused, while set, holds new sends until it is closed (see pauseSends).
+	paused atomic.Pointer[chan struct{}]
 
 	stopClients context.CancelFunc
 	clientsDone sync.WaitGroup
@@ -191,6 +193,13 @@ func (r *faultRun) sendAll(ctx context.Context) {
 			return
 		case <-pace.C:
 		}
+		if paused := r.paused.Load(); paused != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-*paused:
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -245,6 +254,19 @@ func (r *faultRun) targetFor(i int) *faultTarget {
 }
 
 // waitCommitted waits until at least n messages are committed.
+// pauseSends holds new sends (those in flight finish) until the returned resume is called, for a
+// fault that needs sends still to come once it has happened; the test's end resumes them too.
+func (r *faultRun) pauseSends() (resume func()) {
+	paused := make(chan struct{})
+	r.paused.Store(&paused)
+	resume = sync.OnceFunc(func() {
+		r.paused.Store(nil)
+		close(paused)
+	})
+	r.t.Cleanup(resume)
+	return resume
+}
+
 func (r *faultRun) waitCommitted(ctx context.Context, n int64) error {
 	if err := poll(ctx, time.Millisecond, func() bool { return r.committed.Load() >= n }); err != nil {
 		return fmt.Errorf("%d of %d messages committed: %w", r.committed.Load(), n, err)
@@ -730,9 +752,13 @@ func TestFaultConsumerRestartedWithPending(t *testing.T) {
 	var unacknowledged int64
 	run.sendWithFault(func(ctx context.Context) {
 		require.NoError(t, run.waitCommitted(ctx, faultMessages/3))
+		// Sends wait while node-b stops: its consumer reads until it has stopped, and what it
+		// must leave unread has to come after that, however long stopping takes.
+		resumeSends := run.pauseSends()
 		run.targets[1].down.Store(true)
 		stopB()
 		nodeB.Close()
+		resumeSends()
 		require.NoError(t, run.waitCommitted(ctx, faultMessages/2))
 
 		// As node-b's consumer would have before it stopped: read what came since, and stop
