@@ -50,16 +50,22 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// writeText adds one text message to the open batch as a single WebSocket frame (RFC 6455 5.2:
-// FIN, opcode 1, no mask from a server): what coder/websocket would write, without its per-frame
-// locks, context checks and flush. Pings, pongs and close frames still go through
-// coder/websocket; each is smaller than its buffer and so reaches batchConn as one Write, and the
-// two never interleave within a frame.
-func (b *batchConn) writeText(p []byte) error {
+// writeText adds one text message, the concatenation of parts, to the open batch as a single
+// WebSocket frame (RFC 6455 5.2: FIN, opcode 1, no mask from a server): what coder/websocket
+// would write, without its per-frame locks, context checks and flush. Pings, pongs and close
+// frames still go through coder/websocket; each is smaller than its buffer and so reaches
+// batchConn as one Write, and the two never interleave within a frame.
+func (b *batchConn) writeText(parts ...[]byte) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	*b.buf = appendTextFrameHeader(*b.buf, len(p))
-	*b.buf = append(*b.buf, p...)
+	*b.buf = appendTextFrameHeader(*b.buf, n)
+	for _, p := range parts {
+		*b.buf = append(*b.buf, p...)
+	}
 	if len(*b.buf) >= batchFlushBytes {
 		return b.flush()
 	}

@@ -35,7 +35,7 @@ func (w *writer) catchUp(where string, conv uuid.UUID, after, before int64) (las
 	}
 	last = after
 	for _, e := range events {
-		if err := w.send(eventFrameBytes(e.Payload), frameEvent); err != nil {
+		if err := w.sendParts(frameEvent, []byte(eventFramePrefix), e.Payload, []byte(eventFrameSuffix)); err != nil {
 			return 0, false, err
 		}
 		last = e.Seq

@@ -43,12 +43,18 @@ func newDelivery(env Envelope) (delivery, error) {
 	return d, nil
 }
 
+// An event frame is the event's JSON between these two.
+const (
+	eventFramePrefix = `{"type":"event","event":`
+	eventFrameSuffix = `}`
+)
+
 // eventFrameBytes wraps an event's JSON in an event frame.
 func eventFrameBytes(payload []byte) []byte {
-	frame := make([]byte, 0, len(payload)+28)
-	frame = append(frame, `{"type":"event","event":`...)
+	frame := make([]byte, 0, len(eventFramePrefix)+len(payload)+len(eventFrameSuffix))
+	frame = append(frame, eventFramePrefix...)
 	frame = append(frame, payload...)
-	return append(frame, '}')
+	return append(frame, eventFrameSuffix...)
 }
 
 // Deliver routes a batch of events to the connections of their conversations' members. It is

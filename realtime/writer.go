@@ -106,6 +106,13 @@ func (w *writer) ping() error {
 // write deadline bounds it (a context per write costs a timer each), and when it passes, ending
 // the connection is the writer's job, with a close code.
 func (w *writer) send(data []byte, kind frameKind) error {
+	return w.sendParts(kind, data)
+}
+
+// sendParts sends one frame whose message is the concatenation of parts: a replayed event goes
+// into the batch between the event frame's prefix and suffix, never copied into a frame of its
+// own first.
+func (w *writer) sendParts(kind frameKind, parts ...[]byte) error {
 	if !w.writing {
 		w.c.out.begin()
 		w.writing = true
@@ -113,7 +120,7 @@ func (w *writer) send(data []byte, kind frameKind) error {
 	if w.c.ctx.Err() != nil { // closing: no data frame may follow a close frame
 		return context.Cause(w.c.ctx)
 	}
-	if err := w.c.out.writeText(data); err != nil {
+	if err := w.c.out.writeText(parts...); err != nil {
 		return errClientGone
 	}
 	w.c.env.metrics.sentByKind[kind].Inc()
