@@ -253,7 +253,6 @@ func (r *faultRun) targetFor(i int) *faultTarget {
 	return r.targets[i%len(r.targets)]
 }
 
-// waitCommitted waits until at least n messages are committed.
 // pauseSends holds new sends (those in flight finish) until the returned resume is called, for a
 // fault that needs sends still to come once it has happened; the test's end resumes them too.
 func (r *faultRun) pauseSends() (resume func()) {
@@ -267,6 +266,7 @@ func (r *faultRun) pauseSends() (resume func()) {
 	return resume
 }
 
+// waitCommitted waits until at least n messages are committed.
 func (r *faultRun) waitCommitted(ctx context.Context, n int64) error {
 	if err := poll(ctx, time.Millisecond, func() bool { return r.committed.Load() >= n }); err != nil {
 		return fmt.Errorf("%d of %d messages committed: %w", r.committed.Load(), n, err)
