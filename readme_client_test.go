@@ -10,13 +10,18 @@ import (
 	"github.com/parleyhq/parley/gen/api"
 )
 
-// greetTeam creates a group with bob and says hello in it, as the user whose token it holds.
-func greetTeam(ctx context.Context, baseURL, token string) (*api.Message, error) {
-	client, err := api.NewClientWithResponses(baseURL,
+// newClient calls Parley at baseURL as the user whose token it holds.
+func newClient(baseURL, token string) (*api.ClientWithResponses, error) {
+	return api.NewClientWithResponses(baseURL,
 		api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("Authorization", "Bearer "+token)
 			return nil
 		}))
+}
+
+// greetTeam creates a group with bob and says hello in it, as the user whose token it holds.
+func greetTeam(ctx context.Context, baseURL, token string) (*api.Message, error) {
+	client, err := newClient(baseURL, token)
 	if err != nil {
 		return nil, err
 	}
@@ -45,4 +50,33 @@ func greetTeam(ctx context.Context, baseURL, token string) (*api.Message, error)
 		return msg.JSON200, nil // a retry: the message stored the first time
 	}
 	return msg.JSON201, nil
+}
+
+// likeBestMatch searches the conversations of the user whose token it holds and reacts with 👍 to
+// the best match, which it returns (nil when nothing matches).
+func likeBestMatch(ctx context.Context, baseURL, token, query string) (*api.SearchHit, error) {
+	client, err := newClient(baseURL, token)
+	if err != nil {
+		return nil, err
+	}
+	found, err := client.SearchMessagesWithResponse(ctx, &api.SearchMessagesParams{Q: query})
+	if err != nil {
+		return nil, err
+	}
+	if p := api.ProblemOf(found); p != nil {
+		return nil, fmt.Errorf("search: %w", p) // "invalid_query": q held only words like "the"
+	}
+	if len(found.JSON200.Items) == 0 {
+		return nil, nil
+	}
+	best := found.JSON200.Items[0] // best match first; best.Snippet marks the matches with <mark>
+	// The client percent-encodes the emoji in the path; reacting twice changes nothing.
+	liked, err := client.AddReactionWithResponse(ctx, best.Message.ConversationId, best.Message.Seq, "👍")
+	if err != nil {
+		return nil, err
+	}
+	if p := api.ProblemOf(liked); p != nil {
+		return nil, fmt.Errorf("react: %w", p) // "message_deleted", "too_many_reactions", …
+	}
+	return &best, nil
 }

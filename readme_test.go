@@ -71,6 +71,69 @@ func TestREADMETypedClientSnippetGreetsTheTeam(t *testing.T) {
 	require.Contains(t, err.Error(), "create conversation: 401 invalid_token: ")
 }
 
+// The README's second snippet: bob finds alice's hello by searching and likes it, once however
+// often he does; alice sees one 👍 that is not hers; what matches nothing is no error, and a query
+// of only common words is refused.
+func TestREADMETypedClientSnippetLikesTheBestMatch(t *testing.T) {
+	const secret = "a-secret-for-the-readme-snippet-32b"
+	baseURL := servertest.Start(t, secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	alice, bob, carol := issueToken(t, secret, "alice"), issueToken(t, secret, "bob"), issueToken(t, secret, "carol")
+
+	msg, err := greetTeam(ctx, baseURL, alice)
+	require.NoError(t, err)
+	for range 2 {
+		hit, err := likeBestMatch(ctx, baseURL, bob, "hello")
+		require.NoError(t, err)
+		require.NotNil(t, hit, "bob's search for hello found nothing")
+		require.Equal(t, msg.Id, hit.Message.Id)
+		require.Contains(t, hit.Snippet, "<mark>Hello</mark>")
+	}
+
+	history := func(token string) api.Message {
+		client, err := newClient(baseURL, token)
+		require.NoError(t, err)
+		page, err := client.ListMessagesWithResponse(ctx, msg.ConversationId, nil)
+		require.NoError(t, err)
+		require.Nil(t, api.ProblemOf(page))
+		require.Len(t, page.JSON200.Items, 1)
+		return page.JSON200.Items[0]
+	}
+	seenByAlice, seenByBob := history(alice), history(bob)
+	require.Equal(t, []api.ReactionCount{{Emoji: "👍", Count: 1}}, seenByAlice.Reactions)
+	require.Equal(t, []api.ReactionCount{{Emoji: "👍", Count: 1}}, seenByBob.Reactions)
+	require.Empty(t, ownReactions(seenByAlice))
+	require.Equal(t, []api.Emoji{"👍"}, ownReactions(seenByBob))
+
+	hit, err := likeBestMatch(ctx, baseURL, bob, "goodbye")
+	require.NoError(t, err)
+	require.Nil(t, hit)
+	hit, err = likeBestMatch(ctx, baseURL, carol, "hello") // carol is in no conversation
+	require.NoError(t, err)
+	require.Nil(t, hit)
+
+	_, err = likeBestMatch(ctx, baseURL, bob, "the")
+	var problem *api.Problem
+	require.ErrorAs(t, err, &problem)
+	require.Equal(t, http.StatusBadRequest, problem.Status)
+	require.Equal(t, "invalid_query", problem.Code)
+}
+
+func issueToken(t *testing.T, secret, user string) string {
+	t.Helper()
+	token, err := devtoken.Issue([]byte(secret), user, "", "", time.Minute)
+	require.NoError(t, err)
+	return token
+}
+
+func ownReactions(m api.Message) []api.Emoji {
+	if m.MyReactions == nil {
+		return nil
+	}
+	return *m.MyReactions
+}
+
 // A failed answer that is not Parley's problem+json (a proxy in front of it) still has a problem.
 func TestProblemOfAnAnswerFromAProxy(t *testing.T) {
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

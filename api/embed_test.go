@@ -52,11 +52,13 @@ func TestJSONIsTheDocument(t *testing.T) {
 	var send struct {
 		RequestBody struct {
 			Content map[string]struct {
-				Example map[string]any `json:"example"`
+				Examples map[string]struct {
+					Value map[string]any `json:"value"`
+				} `json:"examples"`
 			} `json:"content"`
 		} `json:"requestBody"`
 	}
 	require.NoError(t, json.Unmarshal(tree.Paths["/v1/conversations/{conversation_id}/messages"]["post"], &send))
 	require.Equal(t, map[string]any{"client_msg_id": "7f1c2a9e-01", "body": "Hello, team"},
-		send.RequestBody.Content["application/json"].Example)
+		send.RequestBody.Content["application/json"].Examples["message"].Value)
 }

@@ -1,6 +1,7 @@
 package realtime_test
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 )
@@ -24,6 +26,8 @@ const (
 	schemaRefPrefix = "./openapi.yaml#/components/schemas/"
 	// channelRefPrefix starts the $ref of a channel, and of a channel's message.
 	channelRefPrefix = "#/channels/"
+	// eventFrameSchema is the payload of durable events, whose examples show every event type.
+	eventFrameSchema = "EventFrame"
 )
 
 type yamlRef struct {
@@ -31,8 +35,14 @@ type yamlRef struct {
 }
 
 type asyncAPIMessage struct {
-	Name    string  `yaml:"name"`
-	Payload yamlRef `yaml:"payload"`
+	Name     string            `yaml:"name"`
+	Payload  yamlRef           `yaml:"payload"`
+	Examples []asyncAPIExample `yaml:"examples"`
+}
+
+type asyncAPIExample struct {
+	Name    string         `yaml:"name"`
+	Payload map[string]any `yaml:"payload"`
 }
 
 type asyncAPIChannel struct {
@@ -183,6 +193,87 @@ func checkEveryFrameIsAPayload(t *testing.T, openapi openAPIDoc, payloads map[st
 		require.Contains(t, payloads, name,
 			"schema %s of %s is the payload of no message in %s", name, openAPIPath, asyncAPIPath)
 	}
+}
+
+// TestAsyncAPIExamplesShowEveryEventType checks what a reader of api/asyncapi.yaml takes from its
+// examples: each one is a valid frame of its message's payload schema in api/openapi.yaml, each
+// example event carries the payload its type names (`reaction.added` carries `reaction`, and no
+// `message`), and every event type of the HTTP API is shown by some example, so a new event type
+// cannot be added without being shown.
+func TestAsyncAPIExamplesShowEveryEventType(t *testing.T) {
+	t.Parallel()
+
+	var async asyncAPIDoc
+	readYAML(t, asyncAPIPath, &async)
+	openapi, err := openapi3.NewLoader().LoadFromFile(openAPIPath)
+	require.NoError(t, err)
+
+	exampleValidation := []openapi3.SchemaValidationOption{
+		openapi3.EnableFormatValidation(), // date-time
+		openapi3.WithStringFormatValidator("uuid",
+			openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)),
+	}
+	event := openapi.Components.Schemas[eventFrameSchema].Value.Properties["event"].Value
+	shown := map[string]string{} // event type → the example that shows it
+	for _, channelID := range slices.Sorted(maps.Keys(async.Channels)) {
+		for _, messageID := range slices.Sorted(maps.Keys(async.Channels[channelID].Messages)) {
+			message := async.Channels[channelID].Messages[messageID]
+			name := strings.TrimPrefix(message.Payload.Ref, schemaRefPrefix)
+			schema := openapi.Components.Schemas[name]
+			require.NotNil(t, schema, "channel %s, message %s: no schema %s", channelID, messageID, name)
+			for i, example := range message.Examples {
+				where := "channel " + channelID + ", message " + messageID + ", example " + example.Name
+				require.NotEmpty(t, example.Name, "channel %s, message %s: example %d has no name",
+					channelID, messageID, i)
+				payload := asJSON(t, where, example.Payload)
+				require.NoError(t, schema.Value.VisitJSON(payload, exampleValidation...),
+					"%s: not a valid %s", where, name)
+				if name == eventFrameSchema {
+					eventType := checkEventPayload(t, where, event, payload.(map[string]any)["event"].(map[string]any))
+					shown[eventType] = where
+				}
+			}
+		}
+	}
+
+	for _, value := range event.Properties["type"].Value.Enum {
+		require.Contains(t, shown, value,
+			"event type %s of %s is shown by no example of the %s message in %s",
+			value, openAPIPath, eventFrameSchema, asyncAPIPath)
+	}
+}
+
+// checkEventPayload checks that an example event carries the payload its type names (the type's
+// part before the dot) and none of the others, and returns the event's type.
+func checkEventPayload(t *testing.T, where string, schema *openapi3.Schema, event map[string]any) string {
+	t.Helper()
+	eventType, _ := event["type"].(string)
+	carries, _, ok := strings.Cut(eventType, ".")
+	require.True(t, ok, "%s: event type %q has no dot", where, eventType)
+	require.Contains(t, schema.Properties, carries, "%s: Event has no property %s for a %s event to carry",
+		where, carries, eventType)
+	for _, property := range slices.Sorted(maps.Keys(schema.Properties)) {
+		if slices.Contains(schema.Required, property) {
+			continue // conversation_id, seq, … are in every event
+		}
+		if property == carries {
+			require.Contains(t, event, property, "%s: a %s event carries %s", where, eventType, property)
+		} else {
+			require.NotContains(t, event, property, "%s: a %s event carries no %s", where, eventType, property)
+		}
+	}
+	return eventType
+}
+
+// asJSON turns a value decoded from YAML into what decoding its JSON gives (numbers as float64),
+// the form schemas validate.
+func asJSON(t *testing.T, where string, value any) any {
+	t.Helper()
+	data, err := json.Marshal(value)
+	require.NoError(t, err, "%s: not JSON", where)
+	var decoded any
+	require.NoError(t, json.Unmarshal(data, &decoded))
+	return decoded
 }
 
 func readYAML(t *testing.T, path string, into any) {

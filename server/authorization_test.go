@@ -61,6 +61,24 @@ var conversationOperations = []conversationOperation{
 	{"ListEvents", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
 		return h.ListEvents(ctx, apiserver.ListEventsRequestObject{ConversationId: c})
 	}, 200},
+	{"ListReplies", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.ListReplies(ctx, apiserver.ListRepliesRequestObject{ConversationId: c, Seq: 1})
+	}, 200},
+	{"AddReaction", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.AddReaction(ctx, apiserver.AddReactionRequestObject{ConversationId: c, Seq: 1, Emoji: "👍"})
+	}, 204},
+	{"RemoveReaction", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.RemoveReaction(ctx, apiserver.RemoveReactionRequestObject{ConversationId: c, Seq: 1, Emoji: "👍"})
+	}, 204},
+	{"ListReactors", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.ListReactors(ctx, apiserver.ListReactorsRequestObject{ConversationId: c, Seq: 1, Emoji: "👍"})
+	}, 200},
+	{"UpdateSettings", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.UpdateSettings(ctx, apiserver.UpdateSettingsRequestObject{ConversationId: c, Body: &api.MemberSettings{Muted: true}})
+	}, 200},
+	{"SearchConversation", func(ctx context.Context, h *Handlers, c uuid.UUID) (any, error) {
+		return h.SearchMessages(ctx, apiserver.SearchMessagesRequestObject{Params: api.SearchMessagesParams{Q: "alice", ConversationId: &c}})
+	}, 200},
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
@@ -128,7 +146,7 @@ func TestEveryProtectedOperationNeedsAToken(t *testing.T) {
 	require.NoError(t, err)
 	expired, err := devtoken.Issue([]byte(testSecret), "alice", "", "", -time.Hour)
 	require.NoError(t, err)
-	fill := strings.NewReplacer("{conversation_id}", uuid.NewString(), "{seq}", "1", "{user_id}", "bob")
+	fill := strings.NewReplacer("{conversation_id}", uuid.NewString(), "{seq}", "1", "{user_id}", "bob", "{emoji}", "%F0%9F%91%8D")
 
 	protected := 0
 	for path, item := range spec.Paths.Map() {
@@ -150,5 +168,5 @@ func TestEveryProtectedOperationNeedsAToken(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, 15, protected, "every /v1 operation; a new one belongs in this count")
+	require.Equal(t, 24, protected, "every /v1 operation; a new one belongs in this count")
 }

@@ -41,6 +41,13 @@ func (h *Handlers) CreateConversation(ctx context.Context, req apiserver.CreateC
 		if req.Body.Title != nil {
 			return nil, badRequest("invalid_title", "Direct conversations have no title.")
 		}
+		blocked, err := h.queries.ConversationBlockedBetween(ctx, db.ConversationBlockedBetweenParams{A: caller, B: others[0]})
+		if err != nil {
+			return nil, fmt.Errorf("check blocks: %w", err)
+		}
+		if blocked {
+			return nil, errBlocked
+		}
 		key := directConversationKey(caller, others[0])
 		directKey = &key
 	case api.ConversationTypeGroup:
@@ -123,7 +130,7 @@ func (h *Handlers) ListConversations(ctx context.Context, req apiserver.ListConv
 	if req.Params.Cursor != nil {
 		activity, id, ok := decodeConversationCursor(*req.Params.Cursor)
 		if !ok {
-			return nil, badRequest("invalid_cursor", "cursor is not a next_cursor this server returned.")
+			return nil, errInvalidCursor
 		}
 		params.BeforeActivity, params.BeforeID = &activity, &id
 	}
@@ -146,9 +153,16 @@ func (h *Handlers) ListConversations(ctx context.Context, req apiserver.ListConv
 	if err != nil {
 		return nil, fmt.Errorf("latest messages: %w", err)
 	}
+	latestOut := make([]api.Message, len(latest))
+	for i, m := range latest {
+		latestOut[i] = messageOut(m)
+	}
+	if err := withReactions(ctx, h.queries, caller, latestOut); err != nil {
+		return nil, err
+	}
 	lastMessage := make(map[uuid.UUID]api.Message, len(latest))
-	for _, m := range latest {
-		lastMessage[m.ConversationID] = messageOut(m)
+	for _, m := range latestOut {
+		lastMessage[m.ConversationId] = m
 	}
 	for _, r := range rows {
 		c := conversationOut(r.Conversation)
@@ -156,6 +170,7 @@ func (h *Handlers) ListConversations(ctx context.Context, req apiserver.ListConv
 			Id: c.Id, Type: c.Type, Title: c.Title, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt,
 			UpdatedAt: c.UpdatedAt, LastSeq: c.LastSeq, MemberCount: c.MemberCount,
 			LastReadSeq: r.LastReadSeq, UnreadCount: r.UnreadCount,
+			UnreadMentionCount: r.UnreadMentionCount, Muted: r.Muted,
 		}
 		if m, ok := lastMessage[c.Id]; ok {
 			summary.LastMessage = &m

@@ -31,7 +31,13 @@ func memberOut(m db.Member) api.Member {
 	}
 }
 
+// messageOut is the message without its reactions, which live in a table of their own (see
+// withReactions).
 func messageOut(m db.Message) api.Message {
+	mentions := m.Mentions
+	if mentions == nil {
+		mentions = []string{}
+	}
 	return api.Message{
 		Id:             m.ID,
 		ConversationId: m.ConversationID,
@@ -42,6 +48,11 @@ func messageOut(m db.Message) api.Message {
 		CreatedAt:      m.CreatedAt.UTC(),
 		EditedAt:       utcPtr(m.EditedAt),
 		DeletedAt:      utcPtr(m.DeletedAt),
+		ReplyToSeq:     m.ReplyToSeq,
+		ReplyCount:     int(m.ReplyCount),
+		LastReplyAt:    utcPtr(m.LastReplyAt),
+		Mentions:       mentions,
+		Reactions:      []api.ReactionCount{},
 	}
 }
 

@@ -117,6 +117,15 @@ func (h *Handlers) conversationForMember(ctx context.Context, id uuid.UUID, user
 	return row, noRowsAs(err, errConversationNotFound, "get conversation")
 }
 
+// messageForMember reads a message of a conversation the user is a member of.
+func (h *Handlers) messageForMember(ctx context.Context, conversationID uuid.UUID, seq int64, userID string) (db.Message, error) {
+	if _, err := h.conversationForMember(ctx, conversationID, userID); err != nil {
+		return db.Message{}, err
+	}
+	msg, err := h.queries.MessageGetBySeq(ctx, db.MessageGetBySeqParams{ConversationID: conversationID, Seq: seq})
+	return msg, noRowsAs(err, errMessageNotFound, "get message")
+}
+
 // appendEvent takes the conversation's next seq and records the event that change makes, with its
 // outbox row, in the caller's transaction; build makes the event's payload. Wake the outbox once
 // the transaction has committed. Such changes do not move the conversation up the list; new

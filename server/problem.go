@@ -38,6 +38,14 @@ var (
 	errAlreadyMember        = &problemError{http.StatusConflict, "already_member", "That user is a member already."}
 	errMessageDeleted       = &problemError{http.StatusConflict, "message_deleted", "A deleted message cannot be edited."}
 	errConversationFull     = &problemError{http.StatusConflict, "conversation_full", "This conversation has the most members allowed."}
+	errBlocked              = &problemError{http.StatusForbidden, "blocked", "One of the two users blocks the other."}
+	errReactionOnDeleted    = &problemError{http.StatusConflict, "message_deleted", "A deleted message takes no reactions."}
+	errTooManyReactions     = &problemError{http.StatusConflict, "too_many_reactions", fmt.Sprintf("A message carries at most %d distinct emoji.", maxEmojiPerMessage)}
+	errTooManyBlocks        = &problemError{http.StatusConflict, "too_many_blocks", fmt.Sprintf("A user blocks at most %d others.", maxBlocks)}
+	errInvalidReplyTarget   = badRequest("invalid_reply_target", "reply_to_seq must name a message of this conversation that is neither a reply nor deleted.")
+	errInvalidMention       = badRequest("invalid_mention", fmt.Sprintf("mentions must name at most %d current members of the conversation.", maxMentions))
+	errInvalidCursor        = badRequest("invalid_cursor", "cursor is not a next_cursor this server returned.")
+	errInvalidEmoji         = badRequest("invalid_emoji", "emoji must be one emoji (a single grapheme cluster) or a shortcode such as :parrot: (lowercase letters, digits, _ + -, at most 32).")
 )
 
 func badRequest(code, detail string) *problemError {

@@ -144,7 +144,7 @@ func TestSchemaEnforcesIdempotencyAndSeqUniqueness(t *testing.T) {
 	conv := uuid.New()
 	_, err := pool.Exec(ctx, "INSERT INTO conversations (id, type, created_by) VALUES ($1, 'group', 'alice')", conv)
 	require.NoError(t, err)
-	insert := "INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body) VALUES ($1, $2, $3, $4, $5, 'x')"
+	insert := "INSERT INTO messages (id, conversation_id, seq, ordinal, sender_id, client_msg_id, body) VALUES ($1, $2, $3, $3, $4, $5, 'x')"
 	_, err = pool.Exec(ctx, insert, uuid.New(), conv, 1, "alice", "c1")
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, insert, uuid.New(), conv, 2, "alice", "c1")

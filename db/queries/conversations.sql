@@ -44,12 +44,15 @@ SELECT * FROM conversations WHERE id = @id;
 
 -- name: ConversationListForUser :many
 -- The user's conversations, most recent activity first, keyset-paged by (last_activity_at, id).
-SELECT sqlc.embed(c), m.last_read_seq,
-    (SELECT count(*) FROM messages um
-     WHERE um.conversation_id = c.id
-       AND um.seq > m.last_read_seq
-       AND um.sender_id <> m.user_id
-       AND um.deleted_at IS NULL)::bigint AS unread_count
+-- The unread counts come from counters (see migration 00002) and the few deleted messages and
+-- mentions after the read position: the same cost however many messages are unread.
+SELECT sqlc.embed(c), m.last_read_seq, m.muted,
+    (c.message_count - m.read_ordinal - m.own_unread
+     - (SELECT count(*) FROM messages d
+        WHERE d.conversation_id = c.id AND d.seq > m.last_read_seq
+          AND d.deleted_at IS NOT NULL AND d.sender_id <> m.user_id))::bigint AS unread_count,
+    (SELECT count(*) FROM mentions mn
+     WHERE mn.conversation_id = c.id AND mn.user_id = m.user_id AND mn.seq > m.last_read_seq)::bigint AS unread_mention_count
 FROM members m
 JOIN conversations c ON c.id = m.conversation_id
 WHERE m.user_id = @user_id
@@ -57,3 +60,9 @@ WHERE m.user_id = @user_id
        OR (c.last_activity_at, c.id) < (sqlc.narg(before_activity)::timestamptz, sqlc.narg(before_id)::uuid))
 ORDER BY c.last_activity_at DESC, c.id DESC
 LIMIT @max_rows;
+
+-- name: ConversationBlockedBetween :one
+-- Whether either of two users blocks the other.
+SELECT EXISTS (
+    SELECT 1 FROM blocks
+    WHERE (user_id = @a AND blocked_id = @b) OR (user_id = @b AND blocked_id = @a)) AS blocked;

@@ -1,7 +1,9 @@
 -- name: MemberInsert :one
--- No row when the user is a member already.
-INSERT INTO members (conversation_id, user_id, role)
-VALUES (@conversation_id, @user_id, @role)
+-- No row when the user is a member already. A user who joins again has their earlier messages
+-- counted as their own (never unread).
+INSERT INTO members (conversation_id, user_id, role, own_unread)
+VALUES (@conversation_id, @user_id, @role,
+        (SELECT count(*) FROM messages WHERE conversation_id = @conversation_id AND sender_id = @user_id))
 ON CONFLICT (conversation_id, user_id) DO NOTHING
 RETURNING *;
 
@@ -33,10 +35,33 @@ WHERE m.conversation_id = @conversation_id
 RETURNING *;
 
 -- name: MemberMarkRead :one
--- The read position never moves backwards.
-UPDATE members SET last_read_seq = GREATEST(last_read_seq, @seq::bigint)
+-- The read position never moves backwards. Moving it forward moves the counters behind it: the
+-- ordinal of the last message now read, and the reader's own messages no longer after it. Every
+-- message up to seq is committed (seq is at most the conversation's last_seq), and the membership
+-- row orders this against the reader's sends, so the counts are exact.
+WITH moved AS (
+    UPDATE members AS m SET
+        last_read_seq = @seq::bigint,
+        read_ordinal = COALESCE((
+            SELECT r.ordinal FROM messages r
+            WHERE r.conversation_id = m.conversation_id AND r.seq <= @seq::bigint
+            ORDER BY r.seq DESC LIMIT 1), 0),
+        own_unread = m.own_unread - (
+            SELECT count(*) FROM messages o
+            WHERE o.conversation_id = m.conversation_id AND o.sender_id = m.user_id
+              AND o.seq > m.last_read_seq AND o.seq <= @seq::bigint)
+    WHERE m.conversation_id = @conversation_id AND m.user_id = @user_id AND m.last_read_seq < @seq::bigint
+    RETURNING m.last_read_seq
+)
+SELECT last_read_seq FROM moved
+UNION ALL
+SELECT m.last_read_seq FROM members m
+WHERE m.conversation_id = @conversation_id AND m.user_id = @user_id AND NOT EXISTS (SELECT 1 FROM moved);
+
+-- name: MemberSetMuted :one
+UPDATE members SET muted = @muted
 WHERE conversation_id = @conversation_id AND user_id = @user_id
-RETURNING last_read_seq;
+RETURNING muted;
 
 -- name: MemberConversations :many
 -- The user's conversations with the seq each stands at: the membership as of that seq.

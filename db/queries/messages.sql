@@ -1,19 +1,37 @@
 -- name: MessageSend :batchone
--- A whole send in one statement: take the conversation's next seq (locking its row) when the
--- sender is a member, insert the message, its message.created event (the payload gets the seq
--- here) and the event's outbox row. No row when the sender is not a member. A repeated
--- client_msg_id fails on messages_client_msg_id_key, and the failed statement gives its seq back.
+-- A whole send in one statement: when send_refusal allows it, take the conversation's next seq
+-- and the message's ordinal (locking the conversation row), insert the message, its
+-- message.created event (the payload gets the seq here) and the event's outbox row, count the
+-- message among the sender's own unread-excluded ones, store its mentions, and count a reply on
+-- its root. No row when refused: send_refusal then says why. A repeated client_msg_id fails on
+-- messages_client_msg_id_key, and the failed statement gives its seq back.
 -- Sent as a batch: the sends of a group go in one round trip and one implicit transaction, so
 -- one commit (see server/sendgroup.go).
 WITH next AS (
     UPDATE conversations AS c
-    SET last_seq = c.last_seq + 1, updated_at = @created_at, last_activity_at = @created_at
+    SET last_seq = c.last_seq + 1, message_count = c.message_count + 1,
+        updated_at = @created_at, last_activity_at = @created_at
     WHERE c.id = @conversation_id
-      AND EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id AND m.user_id = @sender_id)
-    RETURNING c.last_seq AS seq
+      AND send_refusal(c.id, @sender_id, sqlc.narg(reply_to_seq)::bigint, @mentions::text[]) IS NULL
+    RETURNING c.last_seq AS seq, c.message_count AS ordinal
 ), message AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body, created_at)
-    SELECT @id, @conversation_id, next.seq, @sender_id, @client_msg_id, @body, @created_at FROM next
+    INSERT INTO messages (id, conversation_id, seq, ordinal, sender_id, client_msg_id, body, created_at, reply_to_seq, mentions)
+    SELECT @id, @conversation_id, next.seq, next.ordinal, @sender_id, @client_msg_id, @body, @created_at,
+           sqlc.narg(reply_to_seq)::bigint, COALESCE(@mentions::text[], '{}')
+    FROM next
+), sender AS (
+    UPDATE members AS m SET own_unread = m.own_unread + 1
+    FROM next
+    WHERE m.conversation_id = @conversation_id AND m.user_id = @sender_id
+), mentioned AS (
+    INSERT INTO mentions (conversation_id, user_id, seq)
+    SELECT @conversation_id, u.user_id, next.seq
+    FROM next, unnest(@mentions::text[]) AS u(user_id)
+    WHERE u.user_id <> @sender_id
+), root AS (
+    UPDATE messages AS r SET reply_count = r.reply_count + 1, last_reply_at = @created_at
+    FROM next
+    WHERE r.conversation_id = @conversation_id AND r.seq = sqlc.narg(reply_to_seq)::bigint
 ), event AS (
     INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
     SELECT @conversation_id, next.seq, 'message.created', @sender_id, @created_at,
@@ -23,6 +41,10 @@ WITH next AS (
 INSERT INTO outbox (conversation_id, seq)
 SELECT @conversation_id, next.seq FROM next
 RETURNING seq;
+
+-- name: MessageSendRefusal :one
+-- Why MessageSend stored nothing ('': it would store it now).
+SELECT COALESCE(send_refusal(@conversation_id, @sender_id, sqlc.narg(reply_to_seq)::bigint, @mentions::text[]), '')::text AS refusal;
 
 -- name: MessageGetByClientID :one
 SELECT * FROM messages
@@ -37,14 +59,23 @@ WHERE conversation_id = @conversation_id AND seq = @seq
 RETURNING *;
 
 -- name: MessageTombstone :one
--- A deleted message keeps its place in history without its body.
-UPDATE messages SET body = '', deleted_at = now()
+-- A deleted message keeps its place in history without its body and mentions.
+UPDATE messages SET body = '', mentions = '{}', deleted_at = now()
 WHERE conversation_id = @conversation_id AND seq = @seq
 RETURNING *;
+
+-- name: MessageUncountReply :exec
+-- A deleted reply leaves its root's reply_count.
+UPDATE messages SET reply_count = reply_count - 1
+WHERE conversation_id = @conversation_id AND seq = @seq AND reply_count > 0;
+
+-- name: MentionDeleteForMessage :exec
+DELETE FROM mentions WHERE conversation_id = @conversation_id AND seq = @seq;
 
 -- name: MessageListAfter :many
 SELECT * FROM messages
 WHERE conversation_id = @conversation_id AND seq > @after_seq
+  AND (NOT @roots_only::boolean OR reply_to_seq IS NULL)
 ORDER BY seq
 LIMIT @max_rows;
 
@@ -52,12 +83,54 @@ LIMIT @max_rows;
 -- Descending: the caller reverses the page.
 SELECT * FROM messages
 WHERE conversation_id = @conversation_id AND seq < @before_seq
+  AND (NOT @roots_only::boolean OR reply_to_seq IS NULL)
 ORDER BY seq DESC
 LIMIT @max_rows;
 
 -- name: MessageLatestPerConversation :many
--- The newest message that is not deleted of each listed conversation.
-SELECT DISTINCT ON (conversation_id) *
-FROM messages
-WHERE conversation_id = ANY(@conversation_ids::uuid[]) AND deleted_at IS NULL
-ORDER BY conversation_id, seq DESC;
+-- The newest message that is not deleted of each listed conversation: one short index scan per
+-- conversation, however long its history.
+SELECT * FROM messages
+WHERE id IN (
+    SELECT (SELECT l.id FROM messages l
+            WHERE l.conversation_id = ids.id AND l.deleted_at IS NULL
+            ORDER BY l.seq DESC LIMIT 1)
+    FROM unnest(@conversation_ids::uuid[]) AS ids(id));
+
+-- name: MessageListReplies :many
+-- The thread under a root, ascending.
+SELECT * FROM messages
+WHERE conversation_id = @conversation_id AND reply_to_seq = @root_seq AND seq > @after_seq
+ORDER BY seq
+LIMIT @max_rows;
+
+-- name: MessageSearch :many
+-- Full-text search over the messages of the user's conversations (or one of them), best match
+-- first, newer first among equals, keyset-paged by (rank, id). The snippet marks matches with
+-- \x01 and \x02 (taken out of the body first), for the caller to escape the text around them.
+SELECT sqlc.embed(m), hit.rank::real AS rank,
+       ts_headline('english', translate(m.body, E'\x01\x02', ''), hit.query,
+                   E'StartSel=\x01, StopSel=\x02, MaxWords=30, MinWords=12')::text AS snippet
+FROM (
+    SELECT candidate.id, candidate.rank, candidate.query FROM (
+        SELECT x.id, ts_rank(to_tsvector('english', x.body), q.query) AS rank, q.query
+        FROM messages x, websearch_to_tsquery('english', @query) AS q(query)
+        WHERE x.conversation_id = ANY(ARRAY(
+                SELECT mb.conversation_id FROM members mb
+                WHERE mb.user_id = @user_id
+                  AND (sqlc.narg(conversation_id)::uuid IS NULL OR mb.conversation_id = sqlc.narg(conversation_id)::uuid)))
+          AND to_tsvector('english', x.body) @@ q.query
+          AND x.deleted_at IS NULL
+    ) candidate
+    WHERE sqlc.narg(after_rank)::real IS NULL
+       OR (candidate.rank, candidate.id) < (sqlc.narg(after_rank)::real, sqlc.narg(after_id)::uuid)
+    ORDER BY candidate.rank DESC, candidate.id DESC
+    LIMIT @max_rows
+) hit
+JOIN messages m ON m.id = hit.id
+ORDER BY hit.rank DESC, hit.id DESC;
+
+-- name: SearchQueryWords :one
+-- How many words and operators q leaves to search for: 0 when it holds only operators or
+-- words too common to be indexed.
+SELECT numnode(websearch_to_tsquery('english', @query))::integer AS words;

@@ -113,6 +113,8 @@ const (
 	EventTypeMessageCreated      EventType = "message.created"
 	EventTypeMessageDeleted      EventType = "message.deleted"
 	EventTypeMessageUpdated      EventType = "message.updated"
+	EventTypeReactionAdded       EventType = "reaction.added"
+	EventTypeReactionRemoved     EventType = "reaction.removed"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
@@ -129,6 +131,10 @@ func (e EventType) Valid() bool {
 	case EventTypeMessageDeleted:
 		return true
 	case EventTypeMessageUpdated:
+		return true
+	case EventTypeReactionAdded:
+		return true
+	case EventTypeReactionRemoved:
 		return true
 	default:
 		return false
@@ -323,6 +329,19 @@ type AddMemberRequest struct {
 // AddMemberRequestRole defines model for AddMemberRequest.Role.
 type AddMemberRequestRole string
 
+// Block defines model for Block.
+type Block struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// UserId Example: alice
+	UserId UserID `json:"user_id"`
+}
+
+// BlockList defines model for BlockList.
+type BlockList struct {
+	Items []Block `json:"items"`
+}
+
 // CheckStatus defines model for CheckStatus.
 type CheckStatus string
 
@@ -360,7 +379,7 @@ type ConversationSummary struct {
 	CreatedBy UserID             `json:"created_by"`
 	Id        openapi_types.UUID `json:"id"`
 
-	// LastMessage Example: {"body":"Hello, team","client_msg_id":"7f1c2a9e-01","conversation_id":"0f8fad5b-d9cb-469f-a165-70867728950e","created_at":"2026-11-27T10:05:00Z","id":"9b2e9c38-5b1a-4f0e-9a86-1f0c5e2e7a11","sender_id":"alice","seq":12}
+	// LastMessage Example: {"body":"Hello, team","client_msg_id":"7f1c2a9e-01","conversation_id":"0f8fad5b-d9cb-469f-a165-70867728950e","created_at":"2026-11-27T10:05:00Z","id":"9b2e9c38-5b1a-4f0e-9a86-1f0c5e2e7a11","last_reply_at":"2026-11-27T10:07:00Z","mentions":[],"my_reactions":["👍"],"reactions":[{"count":3,"emoji":"👍"},{"count":1,"emoji":":parrot:"}],"reply_count":2,"sender_id":"alice","seq":12}
 	LastMessage *Message `json:"last_message,omitempty"`
 	LastReadSeq int64    `json:"last_read_seq"`
 
@@ -368,13 +387,19 @@ type ConversationSummary struct {
 	LastSeq     int64 `json:"last_seq"`
 	MemberCount int   `json:"member_count"`
 
+	// Muted The caller muted this conversation (see `PUT …/settings`).
+	Muted bool `json:"muted"`
+
 	// Title Absent for direct conversations.
 	Title *string          `json:"title,omitempty"`
 	Type  ConversationType `json:"type"`
 
-	// UnreadCount Messages from others after `last_read_seq` that are not deleted.
-	UnreadCount int64     `json:"unread_count"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// UnreadCount Messages from others (replies included) after `last_read_seq` that are not deleted.
+	UnreadCount int64 `json:"unread_count"`
+
+	// UnreadMentionCount Of those, the ones that mention the caller.
+	UnreadMentionCount int64     `json:"unread_mention_count"`
+	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 // ConversationType defines model for ConversationType.
@@ -404,6 +429,11 @@ type EditMessageRequest struct {
 	Body MessageBody `json:"body"`
 }
 
+// Emoji One emoji (a single grapheme cluster) or a shortcode `:[a-z0-9_+-]{1,32}:`.
+//
+// Example: 👍
+type Emoji = string
+
 // ErrorFrame server → client: a frame was refused (the connection stays open). Protocol violations
 // close the connection with 1008 instead.
 type ErrorFrame struct {
@@ -420,7 +450,9 @@ type ErrorFrame struct {
 type ErrorFrameType string
 
 // Event One durable change to a conversation. `message.*` events carry `message`, `member.*` events
-// carry `member`, `conversation.updated` carries `conversation`.
+// carry `member`, `conversation.updated` carries `conversation`, `reaction.*` carry
+// `reaction`. A reply's `message.created` is all there is of it: the root's `reply_count`
+// grows by one (and shrinks by one with the reply's `message.deleted`).
 type Event struct {
 	// ActorId Example: alice
 	ActorId UserID `json:"actor_id"`
@@ -431,16 +463,21 @@ type Event struct {
 	CreatedAt      time.Time          `json:"created_at"`
 	Member         *Member            `json:"member,omitempty"`
 
-	// Message Example: {"body":"Hello, team","client_msg_id":"7f1c2a9e-01","conversation_id":"0f8fad5b-d9cb-469f-a165-70867728950e","created_at":"2026-11-27T10:05:00Z","id":"9b2e9c38-5b1a-4f0e-9a86-1f0c5e2e7a11","sender_id":"alice","seq":12}
-	Message *Message  `json:"message,omitempty"`
-	Seq     int64     `json:"seq"`
-	Type    EventType `json:"type"`
+	// Message Example: {"body":"Hello, team","client_msg_id":"7f1c2a9e-01","conversation_id":"0f8fad5b-d9cb-469f-a165-70867728950e","created_at":"2026-11-27T10:05:00Z","id":"9b2e9c38-5b1a-4f0e-9a86-1f0c5e2e7a11","last_reply_at":"2026-11-27T10:07:00Z","mentions":[],"my_reactions":["👍"],"reactions":[{"count":3,"emoji":"👍"},{"count":1,"emoji":":parrot:"}],"reply_count":2,"sender_id":"alice","seq":12}
+	Message *Message `json:"message,omitempty"`
+
+	// Reaction Who reacted (or took a reaction back), to which message, with what.
+	Reaction *Reaction `json:"reaction,omitempty"`
+	Seq      int64     `json:"seq"`
+	Type     EventType `json:"type"`
 }
 
 // EventFrame server → client: a durable event, in seq order per conversation, never repeated.
 type EventFrame struct {
 	// Event One durable change to a conversation. `message.*` events carry `message`, `member.*` events
-	// carry `member`, `conversation.updated` carries `conversation`.
+	// carry `member`, `conversation.updated` carries `conversation`, `reaction.*` carry
+	// `reaction`. A reply's `message.created` is all there is of it: the root's `reply_count`
+	// grows by one (and shrinks by one with the reply's `message.deleted`).
 	Event Event          `json:"event"`
 	Type  EventFrameType `json:"type"`
 }
@@ -508,7 +545,12 @@ type MemberList struct {
 	Items []Member `json:"items"`
 }
 
-// Message Example: {"body":"Hello, team","client_msg_id":"7f1c2a9e-01","conversation_id":"0f8fad5b-d9cb-469f-a165-70867728950e","created_at":"2026-11-27T10:05:00Z","id":"9b2e9c38-5b1a-4f0e-9a86-1f0c5e2e7a11","sender_id":"alice","seq":12}
+// MemberSettings defines model for MemberSettings.
+type MemberSettings struct {
+	Muted bool `json:"muted"`
+}
+
+// Message Example: {"body":"Hello, team","client_msg_id":"7f1c2a9e-01","conversation_id":"0f8fad5b-d9cb-469f-a165-70867728950e","created_at":"2026-11-27T10:05:00Z","id":"9b2e9c38-5b1a-4f0e-9a86-1f0c5e2e7a11","last_reply_at":"2026-11-27T10:07:00Z","mentions":[],"my_reactions":["👍"],"reactions":[{"count":3,"emoji":"👍"},{"count":1,"emoji":":parrot:"}],"reply_count":2,"sender_id":"alice","seq":12}
 type Message struct {
 	// Body Empty once the message is deleted.
 	Body           string             `json:"body"`
@@ -518,6 +560,24 @@ type Message struct {
 	DeletedAt      *time.Time         `json:"deleted_at,omitempty"`
 	EditedAt       *time.Time         `json:"edited_at,omitempty"`
 	Id             openapi_types.UUID `json:"id"`
+
+	// LastReplyAt On a root that has had replies, when the latest was sent (kept when replies are deleted).
+	LastReplyAt *time.Time `json:"last_reply_at,omitempty"`
+
+	// Mentions The members the message mentions (empty once it is deleted).
+	Mentions []UserID `json:"mentions"`
+
+	// MyReactions The emoji the caller reacted with. Only in answers to the caller, never in events.
+	MyReactions *[]Emoji `json:"my_reactions,omitempty"`
+
+	// Reactions Each emoji on the message with how many reacted with it, first used first.
+	Reactions []ReactionCount `json:"reactions"`
+
+	// ReplyCount On a root, its replies that are not deleted; 0 on a reply.
+	ReplyCount int `json:"reply_count"`
+
+	// ReplyToSeq On a reply, the seq of its thread's root message.
+	ReplyToSeq *int64 `json:"reply_to_seq,omitempty"`
 
 	// SenderId Example: alice
 	SenderId UserID `json:"sender_id"`
@@ -566,6 +626,44 @@ type Problem struct {
 
 	// Type A URI that names the kind of problem.
 	Type string `json:"type"`
+}
+
+// Reaction Who reacted (or took a reaction back), to which message, with what.
+type Reaction struct {
+	// Emoji One emoji (a single grapheme cluster) or a shortcode `:[a-z0-9_+-]{1,32}:`.
+	//
+	// Example: 👍
+	Emoji      Emoji `json:"emoji"`
+	MessageSeq int64 `json:"message_seq"`
+
+	// UserId Example: alice
+	UserId UserID `json:"user_id"`
+}
+
+// ReactionCount defines model for ReactionCount.
+type ReactionCount struct {
+	Count int `json:"count"`
+
+	// Emoji One emoji (a single grapheme cluster) or a shortcode `:[a-z0-9_+-]{1,32}:`.
+	//
+	// Example: 👍
+	Emoji Emoji `json:"emoji"`
+}
+
+// Reactor defines model for Reactor.
+type Reactor struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// UserId Example: alice
+	UserId UserID `json:"user_id"`
+}
+
+// ReactorPage defines model for ReactorPage.
+type ReactorPage struct {
+	Items []Reactor `json:"items"`
+
+	// NextCursor Present when more follow; pass it as `cursor`.
+	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
 // ReadFrame server → client: a member marked the conversation read up to seq (ephemeral).
@@ -639,6 +737,25 @@ type ResyncFrameType string
 // Role defines model for Role.
 type Role string
 
+// SearchHit defines model for SearchHit.
+type SearchHit struct {
+	// Message Example: {"body":"Hello, team","client_msg_id":"7f1c2a9e-01","conversation_id":"0f8fad5b-d9cb-469f-a165-70867728950e","created_at":"2026-11-27T10:05:00Z","id":"9b2e9c38-5b1a-4f0e-9a86-1f0c5e2e7a11","last_reply_at":"2026-11-27T10:07:00Z","mentions":[],"my_reactions":["👍"],"reactions":[{"count":3,"emoji":"👍"},{"count":1,"emoji":":parrot:"}],"reply_count":2,"sender_id":"alice","seq":12}
+	Message Message `json:"message"`
+
+	// Snippet The best matching passage of the body, as HTML (escaped text, matches in `<mark>`).
+	//
+	// Example: the <mark>launch</mark> <mark>plan</mark> is ready
+	Snippet string `json:"snippet"`
+}
+
+// SearchPage defines model for SearchPage.
+type SearchPage struct {
+	Items []SearchHit `json:"items"`
+
+	// NextCursor Present when more matches follow; pass it as `cursor`.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
 // SendMessageRequest defines model for SendMessageRequest.
 type SendMessageRequest struct {
 	// Body 1–4000 characters of UTF-8 text, without NUL characters.
@@ -648,6 +765,12 @@ type SendMessageRequest struct {
 
 	// ClientMsgId Chosen by the client, unique per sender and conversation; makes retries safe.
 	ClientMsgId string `json:"client_msg_id"`
+
+	// Mentions Current members the message mentions, at most 50 (repeats count once).
+	Mentions *[]UserID `json:"mentions,omitempty"`
+
+	// ReplyToSeq Reply in the thread of this root message of the conversation.
+	ReplyToSeq *int64 `json:"reply_to_seq,omitempty"`
 }
 
 // Title 1–200 characters, without NUL characters.
@@ -700,6 +823,9 @@ type ConversationID = openapi_types.UUID
 
 // Cursor defines model for Cursor.
 type Cursor = string
+
+// EmojiPath defines model for EmojiPath.
+type EmojiPath = string
 
 // Limit defines model for Limit.
 type Limit = int
@@ -768,6 +894,42 @@ type ListMessagesParams struct {
 
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// RootsOnly Leave replies out.
+	RootsOnly *bool `form:"roots_only,omitempty" json:"roots_only,omitempty"`
+}
+
+// ListReactorsParams defines parameters for ListReactors.
+type ListReactorsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListRepliesParams defines parameters for ListReplies.
+type ListRepliesParams struct {
+	// AfterSeq Start after this seq.
+	AfterSeq *AfterSeq `form:"after_seq,omitempty" json:"after_seq,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// SearchMessagesParams defines parameters for SearchMessages.
+type SearchMessagesParams struct {
+	// Q What to search for, 1–256 characters.
+	Q string `form:"q" json:"q"`
+
+	// ConversationId Search only this conversation (404 when the caller is not a member).
+	ConversationId *openapi_types.UUID `form:"conversation_id,omitempty" json:"conversation_id,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ConnectWebSocketParams defines parameters for ConnectWebSocket.
@@ -793,6 +955,9 @@ type EditMessageJSONRequestBody = EditMessageRequest
 
 // MarkReadJSONRequestBody defines body for MarkRead for application/json ContentType.
 type MarkReadJSONRequestBody = MarkReadRequest
+
+// UpdateSettingsJSONRequestBody defines body for UpdateSettings for application/json ContentType.
+type UpdateSettingsJSONRequestBody = MemberSettings
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -914,7 +1079,8 @@ type ClientInterface interface {
 	//
 	// The caller becomes the owner. A direct conversation names exactly one other user in
 	// `member_ids`; creating a direct conversation that already exists between the same two users
-	// returns it with 200 instead of creating another.
+	// returns it with 200 instead of creating another. Where either of the two users blocks the
+	// other, creating their direct conversation is 403 `blocked`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -925,7 +1091,8 @@ type ClientInterface interface {
 	//
 	// The caller becomes the owner. A direct conversation names exactly one other user in
 	// `member_ids`; creating a direct conversation that already exists between the same two users
-	// returns it with 200 instead of creating another.
+	// returns it with 200 instead of creating another. Where either of the two users blocks the
+	// other, creating their direct conversation is 403 `blocked`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1003,7 +1170,8 @@ type ClientInterface interface {
 	// With `after_seq`, the first `limit` messages after it; with `before_seq`, the last `limit`
 	// messages before it; with neither, the latest `limit` messages. Items are always ascending by
 	// seq; `has_more` says whether more lie beyond the page in the direction paged. Deleted
-	// messages appear as tombstones (empty body, `deleted_at` set).
+	// messages appear as tombstones (empty body, `deleted_at` set). With `roots_only=true`,
+	// replies are left out: the page holds only messages that are not replies.
 	//
 	// Corresponds with GET /v1/conversations/{conversation_id}/messages (the `ListMessages` operationId).
 	ListMessages(ctx context.Context, conversationId ConversationID, params *ListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1012,6 +1180,12 @@ type ClientInterface interface {
 	//
 	// Idempotent per sender and conversation by `client_msg_id`: repeating a send returns the
 	// message the first one created, with 200, and never creates a second one.
+	//
+	// `reply_to_seq` makes the message a reply in the thread of that root message (threads are
+	// one level deep: a reply to a reply, to a deleted message or to an unknown seq is 400
+	// `invalid_reply_target`). `mentions` names at most 50 current members (else 400
+	// `invalid_mention`); each counts the message in their `unread_mention_count`. In a direct
+	// conversation where either user blocks the other, sending is 403 `blocked`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1022,6 +1196,12 @@ type ClientInterface interface {
 	//
 	// Idempotent per sender and conversation by `client_msg_id`: repeating a send returns the
 	// message the first one created, with 200, and never creates a second one.
+	//
+	// `reply_to_seq` makes the message a reply in the thread of that root message (threads are
+	// one level deep: a reply to a reply, to a deleted message or to an unknown seq is 400
+	// `invalid_reply_target`). `mentions` names at most 50 current members (else 400
+	// `invalid_mention`); each counts the message in their `unread_mention_count`. In a direct
+	// conversation where either user blocks the other, sending is 403 `blocked`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1053,6 +1233,40 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/conversations/{conversation_id}/messages/{seq} (the `EditMessage` operationId).
 	EditMessage(ctx context.Context, conversationId ConversationID, seq Seq, body EditMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RemoveReaction Take a reaction back
+	//
+	// Removes the caller's reaction and records a `reaction.removed` event. Idempotent: removing
+	// a reaction that is not there changes nothing and records nothing.
+	//
+	// Corresponds with DELETE /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `RemoveReaction` operationId).
+	RemoveReaction(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListReactors Who reacted with an emoji
+	//
+	// The users who reacted to the message with this emoji, oldest first. Page with `cursor`.
+	//
+	// Corresponds with GET /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `ListReactors` operationId).
+	ListReactors(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, params *ListReactorsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddReaction React to a message
+	//
+	// Adds the caller's reaction and records a `reaction.added` event. Idempotent: reacting
+	// again with the same emoji changes nothing and records nothing. A message carries at most 32
+	// distinct emoji (409 `too_many_reactions`); a deleted message takes none (409
+	// `message_deleted`). An emoji that is not one emoji or a shortcode is 400 `invalid_emoji`.
+	//
+	// Corresponds with PUT /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `AddReaction` operationId).
+	AddReaction(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListReplies The thread under a root message
+	//
+	// The replies to root message `seq`, ascending by seq, starting after `after_seq` (default
+	// 0). Threads are one level deep: a reply has no replies of its own, so its thread is empty.
+	// Deleted replies appear as tombstones.
+	//
+	// Corresponds with GET /v1/conversations/{conversation_id}/messages/{seq}/replies (the `ListReplies` operationId).
+	ListReplies(ctx context.Context, conversationId ConversationID, seq Seq, params *ListRepliesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// MarkReadWithBody Mark the conversation read up to a seq
 	//
 	// The read position never moves backwards; an older seq leaves it where it is.
@@ -1071,12 +1285,72 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/conversations/{conversation_id}/read (the `MarkRead` operationId).
 	MarkRead(ctx context.Context, conversationId ConversationID, body MarkReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateSettingsWithBody The caller's own settings for a conversation
+	//
+	// `muted`: a muted conversation still counts unread messages and mentions and still
+	// delivers events, but requests no notifications for the caller. Only the caller sees it (as
+	// `muted` on their conversation list); no event is recorded.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/conversations/{conversation_id}/settings (the `UpdateSettings` operationId).
+	UpdateSettingsWithBody(ctx context.Context, conversationId ConversationID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSettings The caller's own settings for a conversation
+	//
+	// `muted`: a muted conversation still counts unread messages and mentions and still
+	// delivers events, but requests no notifications for the caller. Only the caller sees it (as
+	// `muted` on their conversation list); no event is recorded.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/conversations/{conversation_id}/settings (the `UpdateSettings` operationId).
+	UpdateSettings(ctx context.Context, conversationId ConversationID, body UpdateSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetMe Who the caller is
 	//
 	// The user id the bearer token names; a cheap way to check a token.
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListBlocks The users the caller blocks
+	//
+	// Newest first. Two users of whom either blocks the other cannot start a direct conversation or send in theirs.
+	//
+	// Corresponds with GET /v1/me/blocks (the `ListBlocks` operationId).
+	ListBlocks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnblockUser Unblock a user
+	//
+	// Idempotent.
+	//
+	// Corresponds with DELETE /v1/me/blocks/{user_id} (the `UnblockUser` operationId).
+	UnblockUser(ctx context.Context, userId UserIDPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BlockUser Block a user
+	//
+	// Idempotent. Neither user can then create a direct conversation with the other or send in
+	// their existing one (403 `blocked`); the blocked user's messages never notify the caller.
+	// Blocking oneself is 400 `cannot_block_self`; a user blocks at most 1,000 others (409
+	// `too_many_blocks`).
+	//
+	// Corresponds with PUT /v1/me/blocks/{user_id} (the `BlockUser` operationId).
+	BlockUser(ctx context.Context, userId UserIDPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SearchMessages Full-text search over the caller's conversations
+	//
+	// Searches the messages of the conversations the caller is a member of now (or only
+	// `conversation_id`), best match first, newer first among equals. `q` uses web-search syntax:
+	// words, `"a phrase"`, `or`, and `-word` to exclude. Words are matched by their English stem
+	// (`running` finds `run`) and common English words (`the`, `and`) are not indexed; a `q` with
+	// nothing else is 400 `invalid_query`. Deleted messages never match; edited ones match their
+	// new body. `snippet` is the matching passage as HTML: the body's own text is escaped and each
+	// match is wrapped in `<mark>`. Text that reads as an HTML tag (`<b>`) is neither searched nor
+	// shown in snippets. Counted against the `writes` rate, as a search costs as much.
+	//
+	// Corresponds with GET /v1/messages/search (the `SearchMessages` operationId).
+	SearchMessages(ctx context.Context, params *SearchMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ConnectWebSocket Open the live connection (WebSocket, subprotocol parley.v1)
 	//
@@ -1201,7 +1475,8 @@ func (c *Client) ListConversations(ctx context.Context, params *ListConversation
 //
 // The caller becomes the owner. A direct conversation names exactly one other user in
 // `member_ids`; creating a direct conversation that already exists between the same two users
-// returns it with 200 instead of creating another.
+// returns it with 200 instead of creating another. Where either of the two users blocks the
+// other, creating their direct conversation is 403 `blocked`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1222,7 +1497,8 @@ func (c *Client) CreateConversationWithBody(ctx context.Context, contentType str
 //
 // The caller becomes the owner. A direct conversation names exactly one other user in
 // `member_ids`; creating a direct conversation that already exists between the same two users
-// returns it with 200 instead of creating another.
+// returns it with 200 instead of creating another. Where either of the two users blocks the
+// other, creating their direct conversation is 403 `blocked`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1390,7 +1666,8 @@ func (c *Client) RemoveMember(ctx context.Context, conversationId ConversationID
 // With `after_seq`, the first `limit` messages after it; with `before_seq`, the last `limit`
 // messages before it; with neither, the latest `limit` messages. Items are always ascending by
 // seq; `has_more` says whether more lie beyond the page in the direction paged. Deleted
-// messages appear as tombstones (empty body, `deleted_at` set).
+// messages appear as tombstones (empty body, `deleted_at` set). With `roots_only=true`,
+// replies are left out: the page holds only messages that are not replies.
 //
 // Corresponds with GET /v1/conversations/{conversation_id}/messages (the `ListMessages` operationId).
 func (c *Client) ListMessages(ctx context.Context, conversationId ConversationID, params *ListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1409,6 +1686,12 @@ func (c *Client) ListMessages(ctx context.Context, conversationId ConversationID
 //
 // Idempotent per sender and conversation by `client_msg_id`: repeating a send returns the
 // message the first one created, with 200, and never creates a second one.
+//
+// `reply_to_seq` makes the message a reply in the thread of that root message (threads are
+// one level deep: a reply to a reply, to a deleted message or to an unknown seq is 400
+// `invalid_reply_target`). `mentions` names at most 50 current members (else 400
+// `invalid_mention`); each counts the message in their `unread_mention_count`. In a direct
+// conversation where either user blocks the other, sending is 403 `blocked`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1429,6 +1712,12 @@ func (c *Client) SendMessageWithBody(ctx context.Context, conversationId Convers
 //
 // Idempotent per sender and conversation by `client_msg_id`: repeating a send returns the
 // message the first one created, with 200, and never creates a second one.
+//
+// `reply_to_seq` makes the message a reply in the thread of that root message (threads are
+// one level deep: a reply to a reply, to a deleted message or to an unknown seq is 400
+// `invalid_reply_target`). `mentions` names at most 50 current members (else 400
+// `invalid_mention`); each counts the message in their `unread_mention_count`. In a direct
+// conversation where either user blocks the other, sending is 403 `blocked`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1500,6 +1789,80 @@ func (c *Client) EditMessage(ctx context.Context, conversationId ConversationID,
 	return c.Client.Do(req)
 }
 
+// RemoveReaction Take a reaction back
+//
+// Removes the caller's reaction and records a `reaction.removed` event. Idempotent: removing
+// a reaction that is not there changes nothing and records nothing.
+//
+// Corresponds with DELETE /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `RemoveReaction` operationId).
+func (c *Client) RemoveReaction(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveReactionRequest(c.Server, conversationId, seq, emoji)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListReactors Who reacted with an emoji
+//
+// The users who reacted to the message with this emoji, oldest first. Page with `cursor`.
+//
+// Corresponds with GET /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `ListReactors` operationId).
+func (c *Client) ListReactors(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, params *ListReactorsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListReactorsRequest(c.Server, conversationId, seq, emoji, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddReaction React to a message
+//
+// Adds the caller's reaction and records a `reaction.added` event. Idempotent: reacting
+// again with the same emoji changes nothing and records nothing. A message carries at most 32
+// distinct emoji (409 `too_many_reactions`); a deleted message takes none (409
+// `message_deleted`). An emoji that is not one emoji or a shortcode is 400 `invalid_emoji`.
+//
+// Corresponds with PUT /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `AddReaction` operationId).
+func (c *Client) AddReaction(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddReactionRequest(c.Server, conversationId, seq, emoji)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListReplies The thread under a root message
+//
+// The replies to root message `seq`, ascending by seq, starting after `after_seq` (default
+// 0). Threads are one level deep: a reply has no replies of its own, so its thread is empty.
+// Deleted replies appear as tombstones.
+//
+// Corresponds with GET /v1/conversations/{conversation_id}/messages/{seq}/replies (the `ListReplies` operationId).
+func (c *Client) ListReplies(ctx context.Context, conversationId ConversationID, seq Seq, params *ListRepliesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListRepliesRequest(c.Server, conversationId, seq, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // MarkReadWithBody Mark the conversation read up to a seq
 //
 // The read position never moves backwards; an older seq leaves it where it is.
@@ -1538,6 +1901,48 @@ func (c *Client) MarkRead(ctx context.Context, conversationId ConversationID, bo
 	return c.Client.Do(req)
 }
 
+// UpdateSettingsWithBody The caller's own settings for a conversation
+//
+// `muted`: a muted conversation still counts unread messages and mentions and still
+// delivers events, but requests no notifications for the caller. Only the caller sees it (as
+// `muted` on their conversation list); no event is recorded.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/conversations/{conversation_id}/settings (the `UpdateSettings` operationId).
+func (c *Client) UpdateSettingsWithBody(ctx context.Context, conversationId ConversationID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSettingsRequestWithBody(c.Server, conversationId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSettings The caller's own settings for a conversation
+//
+// `muted`: a muted conversation still counts unread messages and mentions and still
+// delivers events, but requests no notifications for the caller. Only the caller sees it (as
+// `muted` on their conversation list); no event is recorded.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/conversations/{conversation_id}/settings (the `UpdateSettings` operationId).
+func (c *Client) UpdateSettings(ctx context.Context, conversationId ConversationID, body UpdateSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSettingsRequest(c.Server, conversationId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetMe Who the caller is
 //
 // The user id the bearer token names; a cheap way to check a token.
@@ -1545,6 +1950,84 @@ func (c *Client) MarkRead(ctx context.Context, conversationId ConversationID, bo
 // Corresponds with GET /v1/me (the `GetMe` operationId).
 func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListBlocks The users the caller blocks
+//
+// Newest first. Two users of whom either blocks the other cannot start a direct conversation or send in theirs.
+//
+// Corresponds with GET /v1/me/blocks (the `ListBlocks` operationId).
+func (c *Client) ListBlocks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListBlocksRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnblockUser Unblock a user
+//
+// Idempotent.
+//
+// Corresponds with DELETE /v1/me/blocks/{user_id} (the `UnblockUser` operationId).
+func (c *Client) UnblockUser(ctx context.Context, userId UserIDPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnblockUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BlockUser Block a user
+//
+// Idempotent. Neither user can then create a direct conversation with the other or send in
+// their existing one (403 `blocked`); the blocked user's messages never notify the caller.
+// Blocking oneself is 400 `cannot_block_self`; a user blocks at most 1,000 others (409
+// `too_many_blocks`).
+//
+// Corresponds with PUT /v1/me/blocks/{user_id} (the `BlockUser` operationId).
+func (c *Client) BlockUser(ctx context.Context, userId UserIDPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBlockUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchMessages Full-text search over the caller's conversations
+//
+// Searches the messages of the conversations the caller is a member of now (or only
+// `conversation_id`), best match first, newer first among equals. `q` uses web-search syntax:
+// words, `"a phrase"`, `or`, and `-word` to exclude. Words are matched by their English stem
+// (`running` finds `run`) and common English words (`the`, `and`) are not indexed; a `q` with
+// nothing else is 400 `invalid_query`. Deleted messages never match; edited ones match their
+// new body. `snippet` is the matching passage as HTML: the body's own text is escaped and each
+// match is wrapped in `<mark>`. Text that reads as an HTML tag (`<b>`) is neither searched nor
+// shown in snippets. Counted against the `writes` rate, as a search costs as much.
+//
+// Corresponds with GET /v1/messages/search (the `SearchMessages` operationId).
+func (c *Client) SearchMessages(ctx context.Context, params *SearchMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchMessagesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2169,6 +2652,18 @@ func NewListMessagesRequest(server string, conversationId ConversationID, params
 
 		}
 
+		if params.RootsOnly != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "roots_only", *params.RootsOnly, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -2325,6 +2820,269 @@ func NewEditMessageRequestWithBody(server string, conversationId ConversationID,
 	return req, nil
 }
 
+// NewRemoveReactionRequest constructs an http.Request for the RemoveReaction method
+func NewRemoveReactionRequest(server string, conversationId ConversationID, seq Seq, emoji EmojiPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "seq", seq, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "emoji", emoji, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/conversations/%s/messages/%s/reactions/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListReactorsRequest constructs an http.Request for the ListReactors method
+func NewListReactorsRequest(server string, conversationId ConversationID, seq Seq, emoji EmojiPath, params *ListReactorsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "seq", seq, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "emoji", emoji, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/conversations/%s/messages/%s/reactions/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAddReactionRequest constructs an http.Request for the AddReaction method
+func NewAddReactionRequest(server string, conversationId ConversationID, seq Seq, emoji EmojiPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "seq", seq, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "emoji", emoji, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/conversations/%s/messages/%s/reactions/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListRepliesRequest constructs an http.Request for the ListReplies method
+func NewListRepliesRequest(server string, conversationId ConversationID, seq Seq, params *ListRepliesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "seq", seq, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/conversations/%s/messages/%s/replies", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.AfterSeq != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after_seq", *params.AfterSeq, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewMarkReadRequest calls the generic MarkRead builder with application/json body
 func NewMarkReadRequest(server string, conversationId ConversationID, body MarkReadJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2372,6 +3130,53 @@ func NewMarkReadRequestWithBody(server string, conversationId ConversationID, co
 	return req, nil
 }
 
+// NewUpdateSettingsRequest calls the generic UpdateSettings builder with application/json body
+func NewUpdateSettingsRequest(server string, conversationId ConversationID, body UpdateSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateSettingsRequestWithBody(server, conversationId, "application/json", bodyReader)
+}
+
+// NewUpdateSettingsRequestWithBody constructs an http.Request for the UpdateSettings method, with any body, and a specified content type
+func NewUpdateSettingsRequestWithBody(server string, conversationId ConversationID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/conversations/%s/settings", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetMeRequest constructs an http.Request for the GetMe method
 func NewGetMeRequest(server string) (*http.Request, error) {
 	var err error
@@ -2389,6 +3194,187 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListBlocksRequest constructs an http.Request for the ListBlocks method
+func NewListBlocksRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/me/blocks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUnblockUserRequest constructs an http.Request for the UnblockUser method
+func NewUnblockUserRequest(server string, userId UserIDPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user_id", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/me/blocks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewBlockUserRequest constructs an http.Request for the BlockUser method
+func NewBlockUserRequest(server string, userId UserIDPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user_id", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/me/blocks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSearchMessagesRequest constructs an http.Request for the SearchMessages method
+func NewSearchMessagesRequest(server string, params *SearchMessagesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messages/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.ConversationId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "conversation_id", *params.ConversationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2555,7 +3541,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// The caller becomes the owner. A direct conversation names exactly one other user in
 	// `member_ids`; creating a direct conversation that already exists between the same two users
-	// returns it with 200 instead of creating another.
+	// returns it with 200 instead of creating another. Where either of the two users blocks the
+	// other, creating their direct conversation is 403 `blocked`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2566,7 +3553,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// The caller becomes the owner. A direct conversation names exactly one other user in
 	// `member_ids`; creating a direct conversation that already exists between the same two users
-	// returns it with 200 instead of creating another.
+	// returns it with 200 instead of creating another. Where either of the two users blocks the
+	// other, creating their direct conversation is 403 `blocked`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2652,7 +3640,8 @@ type ClientWithResponsesInterface interface {
 	// With `after_seq`, the first `limit` messages after it; with `before_seq`, the last `limit`
 	// messages before it; with neither, the latest `limit` messages. Items are always ascending by
 	// seq; `has_more` says whether more lie beyond the page in the direction paged. Deleted
-	// messages appear as tombstones (empty body, `deleted_at` set).
+	// messages appear as tombstones (empty body, `deleted_at` set). With `roots_only=true`,
+	// replies are left out: the page holds only messages that are not replies.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2664,6 +3653,12 @@ type ClientWithResponsesInterface interface {
 	// Idempotent per sender and conversation by `client_msg_id`: repeating a send returns the
 	// message the first one created, with 200, and never creates a second one.
 	//
+	// `reply_to_seq` makes the message a reply in the thread of that root message (threads are
+	// one level deep: a reply to a reply, to a deleted message or to an unknown seq is 400
+	// `invalid_reply_target`). `mentions` names at most 50 current members (else 400
+	// `invalid_mention`); each counts the message in their `unread_mention_count`. In a direct
+	// conversation where either user blocks the other, sending is 403 `blocked`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/conversations/{conversation_id}/messages (the `SendMessage` operationId).
@@ -2673,6 +3668,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// Idempotent per sender and conversation by `client_msg_id`: repeating a send returns the
 	// message the first one created, with 200, and never creates a second one.
+	//
+	// `reply_to_seq` makes the message a reply in the thread of that root message (threads are
+	// one level deep: a reply to a reply, to a deleted message or to an unknown seq is 400
+	// `invalid_reply_target`). `mentions` names at most 50 current members (else 400
+	// `invalid_mention`); each counts the message in their `unread_mention_count`. In a direct
+	// conversation where either user blocks the other, sending is 403 `blocked`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2706,6 +3707,48 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/conversations/{conversation_id}/messages/{seq} (the `EditMessage` operationId).
 	EditMessageWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, body EditMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*EditMessageResponse, error)
 
+	// RemoveReactionWithResponse Take a reaction back
+	//
+	// Removes the caller's reaction and records a `reaction.removed` event. Idempotent: removing
+	// a reaction that is not there changes nothing and records nothing.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `RemoveReaction` operationId).
+	RemoveReactionWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, reqEditors ...RequestEditorFn) (*RemoveReactionResponse, error)
+
+	// ListReactorsWithResponse Who reacted with an emoji
+	//
+	// The users who reacted to the message with this emoji, oldest first. Page with `cursor`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `ListReactors` operationId).
+	ListReactorsWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, params *ListReactorsParams, reqEditors ...RequestEditorFn) (*ListReactorsResponse, error)
+
+	// AddReactionWithResponse React to a message
+	//
+	// Adds the caller's reaction and records a `reaction.added` event. Idempotent: reacting
+	// again with the same emoji changes nothing and records nothing. A message carries at most 32
+	// distinct emoji (409 `too_many_reactions`); a deleted message takes none (409
+	// `message_deleted`). An emoji that is not one emoji or a shortcode is 400 `invalid_emoji`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `AddReaction` operationId).
+	AddReactionWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, reqEditors ...RequestEditorFn) (*AddReactionResponse, error)
+
+	// ListRepliesWithResponse The thread under a root message
+	//
+	// The replies to root message `seq`, ascending by seq, starting after `after_seq` (default
+	// 0). Threads are one level deep: a reply has no replies of its own, so its thread is empty.
+	// Deleted replies appear as tombstones.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/conversations/{conversation_id}/messages/{seq}/replies (the `ListReplies` operationId).
+	ListRepliesWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, params *ListRepliesParams, reqEditors ...RequestEditorFn) (*ListRepliesResponse, error)
+
 	// MarkReadWithBodyWithResponse Mark the conversation read up to a seq
 	//
 	// The read position never moves backwards; an older seq leaves it where it is.
@@ -2724,6 +3767,28 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1/conversations/{conversation_id}/read (the `MarkRead` operationId).
 	MarkReadWithResponse(ctx context.Context, conversationId ConversationID, body MarkReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkReadResponse, error)
 
+	// UpdateSettingsWithBodyWithResponse The caller's own settings for a conversation
+	//
+	// `muted`: a muted conversation still counts unread messages and mentions and still
+	// delivers events, but requests no notifications for the caller. Only the caller sees it (as
+	// `muted` on their conversation list); no event is recorded.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/conversations/{conversation_id}/settings (the `UpdateSettings` operationId).
+	UpdateSettingsWithBodyWithResponse(ctx context.Context, conversationId ConversationID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSettingsResponse, error)
+
+	// UpdateSettingsWithResponse The caller's own settings for a conversation
+	//
+	// `muted`: a muted conversation still counts unread messages and mentions and still
+	// delivers events, but requests no notifications for the caller. Only the caller sees it (as
+	// `muted` on their conversation list); no event is recorded.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/conversations/{conversation_id}/settings (the `UpdateSettings` operationId).
+	UpdateSettingsWithResponse(ctx context.Context, conversationId ConversationID, body UpdateSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSettingsResponse, error)
+
 	// GetMeWithResponse Who the caller is
 	//
 	// The user id the bearer token names; a cheap way to check a token.
@@ -2732,6 +3797,52 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
+
+	// ListBlocksWithResponse The users the caller blocks
+	//
+	// Newest first. Two users of whom either blocks the other cannot start a direct conversation or send in theirs.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/me/blocks (the `ListBlocks` operationId).
+	ListBlocksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListBlocksResponse, error)
+
+	// UnblockUserWithResponse Unblock a user
+	//
+	// Idempotent.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/me/blocks/{user_id} (the `UnblockUser` operationId).
+	UnblockUserWithResponse(ctx context.Context, userId UserIDPath, reqEditors ...RequestEditorFn) (*UnblockUserResponse, error)
+
+	// BlockUserWithResponse Block a user
+	//
+	// Idempotent. Neither user can then create a direct conversation with the other or send in
+	// their existing one (403 `blocked`); the blocked user's messages never notify the caller.
+	// Blocking oneself is 400 `cannot_block_self`; a user blocks at most 1,000 others (409
+	// `too_many_blocks`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/me/blocks/{user_id} (the `BlockUser` operationId).
+	BlockUserWithResponse(ctx context.Context, userId UserIDPath, reqEditors ...RequestEditorFn) (*BlockUserResponse, error)
+
+	// SearchMessagesWithResponse Full-text search over the caller's conversations
+	//
+	// Searches the messages of the conversations the caller is a member of now (or only
+	// `conversation_id`), best match first, newer first among equals. `q` uses web-search syntax:
+	// words, `"a phrase"`, `or`, and `-word` to exclude. Words are matched by their English stem
+	// (`running` finds `run`) and common English words (`the`, `and`) are not indexed; a `q` with
+	// nothing else is 400 `invalid_query`. Deleted messages never match; edited ones match their
+	// new body. `snippet` is the matching passage as HTML: the body's own text is escaped and each
+	// match is wrapped in `<mark>`. Text that reads as an HTML tag (`<b>`) is neither searched nor
+	// shown in snippets. Counted against the `writes` rate, as a search costs as much.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/messages/search (the `SearchMessages` operationId).
+	SearchMessagesWithResponse(ctx context.Context, params *SearchMessagesParams, reqEditors ...RequestEditorFn) (*SearchMessagesResponse, error)
 
 	// ConnectWebSocketWithResponse Open the live connection (WebSocket, subprotocol parley.v1)
 	//
@@ -3111,6 +4222,8 @@ type CreateConversationResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -3147,6 +4260,11 @@ func (r CreateConversationResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateConversationResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateConversationResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -3962,6 +5080,8 @@ type SendMessageResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -4000,6 +5120,11 @@ func (r SendMessageResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r SendMessageResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SendMessageResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -4303,6 +5428,393 @@ func (r EditMessageResponse) ContentType() string {
 	return ""
 }
 
+// RemoveReactionResponse401Headers the declared response headers of an HTTP 401 response for RemoveReaction
+type RemoveReactionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RemoveReactionResponse429Headers the declared response headers of an HTTP 429 response for RemoveReaction
+type RemoveReactionResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// RemoveReactionResponse503Headers the declared response headers of an HTTP 503 response for RemoveReaction
+type RemoveReactionResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RemoveReactionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RemoveReactionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RemoveReactionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveReactionResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RemoveReactionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RemoveReactionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RemoveReactionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RemoveReactionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RemoveReactionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RemoveReactionResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveReactionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveReactionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveReactionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveReactionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListReactorsResponse401Headers the declared response headers of an HTTP 401 response for ListReactors
+type ListReactorsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListReactorsResponse503Headers the declared response headers of an HTTP 503 response for ListReactors
+type ListReactorsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListReactorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReactorPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListReactorsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListReactorsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListReactorsResponse) GetJSON200() *ReactorPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListReactorsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListReactorsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListReactorsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListReactorsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListReactorsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListReactorsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListReactorsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListReactorsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListReactorsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AddReactionResponse401Headers the declared response headers of an HTTP 401 response for AddReaction
+type AddReactionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// AddReactionResponse429Headers the declared response headers of an HTTP 429 response for AddReaction
+type AddReactionResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// AddReactionResponse503Headers the declared response headers of an HTTP 503 response for AddReaction
+type AddReactionResponse503Headers struct {
+	RetryAfter *int
+}
+
+type AddReactionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AddReactionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AddReactionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddReactionResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AddReactionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AddReactionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AddReactionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AddReactionResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AddReactionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AddReactionResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AddReactionResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AddReactionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddReactionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddReactionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddReactionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListRepliesResponse401Headers the declared response headers of an HTTP 401 response for ListReplies
+type ListRepliesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListRepliesResponse503Headers the declared response headers of an HTTP 503 response for ListReplies
+type ListRepliesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListRepliesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessagePage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListRepliesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRepliesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListRepliesResponse) GetJSON200() *MessagePage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListRepliesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListRepliesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListRepliesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListRepliesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListRepliesResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListRepliesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListRepliesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListRepliesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListRepliesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // MarkReadResponse401Headers the declared response headers of an HTTP 401 response for MarkRead
 type MarkReadResponse401Headers struct {
 	WWWAuthenticate *string
@@ -4424,6 +5936,127 @@ func (r MarkReadResponse) ContentType() string {
 	return ""
 }
 
+// UpdateSettingsResponse401Headers the declared response headers of an HTTP 401 response for UpdateSettings
+type UpdateSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateSettingsResponse429Headers the declared response headers of an HTTP 429 response for UpdateSettings
+type UpdateSettingsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// UpdateSettingsResponse503Headers the declared response headers of an HTTP 503 response for UpdateSettings
+type UpdateSettingsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type UpdateSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MemberSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateSettingsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateSettingsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateSettingsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateSettingsResponse) GetJSON200() *MemberSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateSettingsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateSettingsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateSettingsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateSettingsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateSettingsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetMeResponse401Headers the declared response headers of an HTTP 401 response for GetMe
 type GetMeResponse401Headers struct {
 	WWWAuthenticate *string
@@ -4480,6 +6113,382 @@ func (r GetMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListBlocksResponse401Headers the declared response headers of an HTTP 401 response for ListBlocks
+type ListBlocksResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListBlocksResponse503Headers the declared response headers of an HTTP 503 response for ListBlocks
+type ListBlocksResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListBlocksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BlockList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListBlocksResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListBlocksResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListBlocksResponse) GetJSON200() *BlockList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListBlocksResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListBlocksResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListBlocksResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListBlocksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListBlocksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListBlocksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListBlocksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UnblockUserResponse401Headers the declared response headers of an HTTP 401 response for UnblockUser
+type UnblockUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UnblockUserResponse429Headers the declared response headers of an HTTP 429 response for UnblockUser
+type UnblockUserResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// UnblockUserResponse503Headers the declared response headers of an HTTP 503 response for UnblockUser
+type UnblockUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+type UnblockUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UnblockUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UnblockUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UnblockUserResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UnblockUserResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UnblockUserResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UnblockUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UnblockUserResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UnblockUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UnblockUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UnblockUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UnblockUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UnblockUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// BlockUserResponse401Headers the declared response headers of an HTTP 401 response for BlockUser
+type BlockUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// BlockUserResponse429Headers the declared response headers of an HTTP 429 response for BlockUser
+type BlockUserResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// BlockUserResponse503Headers the declared response headers of an HTTP 503 response for BlockUser
+type BlockUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+type BlockUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *BlockUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *BlockUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *BlockUserResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r BlockUserResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r BlockUserResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r BlockUserResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r BlockUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r BlockUserResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r BlockUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r BlockUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BlockUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BlockUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BlockUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SearchMessagesResponse401Headers the declared response headers of an HTTP 401 response for SearchMessages
+type SearchMessagesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// SearchMessagesResponse429Headers the declared response headers of an HTTP 429 response for SearchMessages
+type SearchMessagesResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// SearchMessagesResponse503Headers the declared response headers of an HTTP 503 response for SearchMessages
+type SearchMessagesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type SearchMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SearchPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SearchMessagesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SearchMessagesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SearchMessagesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchMessagesResponse) GetJSON200() *SearchPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SearchMessagesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SearchMessagesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SearchMessagesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SearchMessagesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SearchMessagesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SearchMessagesResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchMessagesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4680,7 +6689,8 @@ func (c *ClientWithResponses) ListConversationsWithResponse(ctx context.Context,
 //
 // The caller becomes the owner. A direct conversation names exactly one other user in
 // `member_ids`; creating a direct conversation that already exists between the same two users
-// returns it with 200 instead of creating another.
+// returns it with 200 instead of creating another. Where either of the two users blocks the
+// other, creating their direct conversation is 403 `blocked`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4697,7 +6707,8 @@ func (c *ClientWithResponses) CreateConversationWithBodyWithResponse(ctx context
 //
 // The caller becomes the owner. A direct conversation names exactly one other user in
 // `member_ids`; creating a direct conversation that already exists between the same two users
-// returns it with 200 instead of creating another.
+// returns it with 200 instead of creating another. Where either of the two users blocks the
+// other, creating their direct conversation is 403 `blocked`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4837,7 +6848,8 @@ func (c *ClientWithResponses) RemoveMemberWithResponse(ctx context.Context, conv
 // With `after_seq`, the first `limit` messages after it; with `before_seq`, the last `limit`
 // messages before it; with neither, the latest `limit` messages. Items are always ascending by
 // seq; `has_more` says whether more lie beyond the page in the direction paged. Deleted
-// messages appear as tombstones (empty body, `deleted_at` set).
+// messages appear as tombstones (empty body, `deleted_at` set). With `roots_only=true`,
+// replies are left out: the page holds only messages that are not replies.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4855,6 +6867,12 @@ func (c *ClientWithResponses) ListMessagesWithResponse(ctx context.Context, conv
 // Idempotent per sender and conversation by `client_msg_id`: repeating a send returns the
 // message the first one created, with 200, and never creates a second one.
 //
+// `reply_to_seq` makes the message a reply in the thread of that root message (threads are
+// one level deep: a reply to a reply, to a deleted message or to an unknown seq is 400
+// `invalid_reply_target`). `mentions` names at most 50 current members (else 400
+// `invalid_mention`); each counts the message in their `unread_mention_count`. In a direct
+// conversation where either user blocks the other, sending is 403 `blocked`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/conversations/{conversation_id}/messages (the `SendMessage` operationId).
@@ -4870,6 +6888,12 @@ func (c *ClientWithResponses) SendMessageWithBodyWithResponse(ctx context.Contex
 //
 // Idempotent per sender and conversation by `client_msg_id`: repeating a send returns the
 // message the first one created, with 200, and never creates a second one.
+//
+// `reply_to_seq` makes the message a reply in the thread of that root message (threads are
+// one level deep: a reply to a reply, to a deleted message or to an unknown seq is 400
+// `invalid_reply_target`). `mentions` names at most 50 current members (else 400
+// `invalid_mention`); each counts the message in their `unread_mention_count`. In a direct
+// conversation where either user blocks the other, sending is 403 `blocked`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4927,6 +6951,72 @@ func (c *ClientWithResponses) EditMessageWithResponse(ctx context.Context, conve
 	return ParseEditMessageResponse(rsp)
 }
 
+// RemoveReactionWithResponse Take a reaction back
+//
+// Removes the caller's reaction and records a `reaction.removed` event. Idempotent: removing
+// a reaction that is not there changes nothing and records nothing.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `RemoveReaction` operationId).
+func (c *ClientWithResponses) RemoveReactionWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, reqEditors ...RequestEditorFn) (*RemoveReactionResponse, error) {
+	rsp, err := c.RemoveReaction(ctx, conversationId, seq, emoji, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveReactionResponse(rsp)
+}
+
+// ListReactorsWithResponse Who reacted with an emoji
+//
+// The users who reacted to the message with this emoji, oldest first. Page with `cursor`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `ListReactors` operationId).
+func (c *ClientWithResponses) ListReactorsWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, params *ListReactorsParams, reqEditors ...RequestEditorFn) (*ListReactorsResponse, error) {
+	rsp, err := c.ListReactors(ctx, conversationId, seq, emoji, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListReactorsResponse(rsp)
+}
+
+// AddReactionWithResponse React to a message
+//
+// Adds the caller's reaction and records a `reaction.added` event. Idempotent: reacting
+// again with the same emoji changes nothing and records nothing. A message carries at most 32
+// distinct emoji (409 `too_many_reactions`); a deleted message takes none (409
+// `message_deleted`). An emoji that is not one emoji or a shortcode is 400 `invalid_emoji`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/conversations/{conversation_id}/messages/{seq}/reactions/{emoji} (the `AddReaction` operationId).
+func (c *ClientWithResponses) AddReactionWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, emoji EmojiPath, reqEditors ...RequestEditorFn) (*AddReactionResponse, error) {
+	rsp, err := c.AddReaction(ctx, conversationId, seq, emoji, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddReactionResponse(rsp)
+}
+
+// ListRepliesWithResponse The thread under a root message
+//
+// The replies to root message `seq`, ascending by seq, starting after `after_seq` (default
+// 0). Threads are one level deep: a reply has no replies of its own, so its thread is empty.
+// Deleted replies appear as tombstones.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/conversations/{conversation_id}/messages/{seq}/replies (the `ListReplies` operationId).
+func (c *ClientWithResponses) ListRepliesWithResponse(ctx context.Context, conversationId ConversationID, seq Seq, params *ListRepliesParams, reqEditors ...RequestEditorFn) (*ListRepliesResponse, error) {
+	rsp, err := c.ListReplies(ctx, conversationId, seq, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListRepliesResponse(rsp)
+}
+
 // MarkReadWithBodyWithResponse Mark the conversation read up to a seq
 //
 // The read position never moves backwards; an older seq leaves it where it is.
@@ -4957,6 +7047,40 @@ func (c *ClientWithResponses) MarkReadWithResponse(ctx context.Context, conversa
 	return ParseMarkReadResponse(rsp)
 }
 
+// UpdateSettingsWithBodyWithResponse The caller's own settings for a conversation
+//
+// `muted`: a muted conversation still counts unread messages and mentions and still
+// delivers events, but requests no notifications for the caller. Only the caller sees it (as
+// `muted` on their conversation list); no event is recorded.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/conversations/{conversation_id}/settings (the `UpdateSettings` operationId).
+func (c *ClientWithResponses) UpdateSettingsWithBodyWithResponse(ctx context.Context, conversationId ConversationID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSettingsResponse, error) {
+	rsp, err := c.UpdateSettingsWithBody(ctx, conversationId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateSettingsResponse(rsp)
+}
+
+// UpdateSettingsWithResponse The caller's own settings for a conversation
+//
+// `muted`: a muted conversation still counts unread messages and mentions and still
+// delivers events, but requests no notifications for the caller. Only the caller sees it (as
+// `muted` on their conversation list); no event is recorded.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/conversations/{conversation_id}/settings (the `UpdateSettings` operationId).
+func (c *ClientWithResponses) UpdateSettingsWithResponse(ctx context.Context, conversationId ConversationID, body UpdateSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSettingsResponse, error) {
+	rsp, err := c.UpdateSettings(ctx, conversationId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateSettingsResponse(rsp)
+}
+
 // GetMeWithResponse Who the caller is
 //
 // The user id the bearer token names; a cheap way to check a token.
@@ -4970,6 +7094,76 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 		return nil, err
 	}
 	return ParseGetMeResponse(rsp)
+}
+
+// ListBlocksWithResponse The users the caller blocks
+//
+// Newest first. Two users of whom either blocks the other cannot start a direct conversation or send in theirs.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/me/blocks (the `ListBlocks` operationId).
+func (c *ClientWithResponses) ListBlocksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListBlocksResponse, error) {
+	rsp, err := c.ListBlocks(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListBlocksResponse(rsp)
+}
+
+// UnblockUserWithResponse Unblock a user
+//
+// Idempotent.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/me/blocks/{user_id} (the `UnblockUser` operationId).
+func (c *ClientWithResponses) UnblockUserWithResponse(ctx context.Context, userId UserIDPath, reqEditors ...RequestEditorFn) (*UnblockUserResponse, error) {
+	rsp, err := c.UnblockUser(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnblockUserResponse(rsp)
+}
+
+// BlockUserWithResponse Block a user
+//
+// Idempotent. Neither user can then create a direct conversation with the other or send in
+// their existing one (403 `blocked`); the blocked user's messages never notify the caller.
+// Blocking oneself is 400 `cannot_block_self`; a user blocks at most 1,000 others (409
+// `too_many_blocks`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/me/blocks/{user_id} (the `BlockUser` operationId).
+func (c *ClientWithResponses) BlockUserWithResponse(ctx context.Context, userId UserIDPath, reqEditors ...RequestEditorFn) (*BlockUserResponse, error) {
+	rsp, err := c.BlockUser(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBlockUserResponse(rsp)
+}
+
+// SearchMessagesWithResponse Full-text search over the caller's conversations
+//
+// Searches the messages of the conversations the caller is a member of now (or only
+// `conversation_id`), best match first, newer first among equals. `q` uses web-search syntax:
+// words, `"a phrase"`, `or`, and `-word` to exclude. Words are matched by their English stem
+// (`running` finds `run`) and common English words (`the`, `and`) are not indexed; a `q` with
+// nothing else is 400 `invalid_query`. Deleted messages never match; edited ones match their
+// new body. `snippet` is the matching passage as HTML: the body's own text is escaped and each
+// match is wrapped in `<mark>`. Text that reads as an HTML tag (`<b>`) is neither searched nor
+// shown in snippets. Counted against the `writes` rate, as a search costs as much.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/messages/search (the `SearchMessages` operationId).
+func (c *ClientWithResponses) SearchMessagesWithResponse(ctx context.Context, params *SearchMessagesParams, reqEditors ...RequestEditorFn) (*SearchMessagesResponse, error) {
+	rsp, err := c.SearchMessages(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchMessagesResponse(rsp)
 }
 
 // ConnectWebSocketWithResponse Open the live connection (WebSocket, subprotocol parley.v1)
@@ -5292,6 +7486,13 @@ func ParseCreateConversationResponse(rsp *http.Response) (*CreateConversationRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -6183,6 +8384,13 @@ func ParseSendMessageResponse(rsp *http.Response) (*SendMessageResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6559,6 +8767,417 @@ func ParseEditMessageResponse(rsp *http.Response) (*EditMessageResponse, error) 
 	return response, nil
 }
 
+// ParseRemoveReactionResponse parses an HTTP response from a RemoveReactionWithResponse call
+func ParseRemoveReactionResponse(rsp *http.Response) (*RemoveReactionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveReactionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RemoveReactionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RemoveReactionResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RemoveReactionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListReactorsResponse parses an HTTP response from a ListReactorsWithResponse call
+func ParseListReactorsResponse(rsp *http.Response) (*ListReactorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListReactorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReactorPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListReactorsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListReactorsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAddReactionResponse parses an HTTP response from a AddReactionWithResponse call
+func ParseAddReactionResponse(rsp *http.Response) (*AddReactionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddReactionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AddReactionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AddReactionResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AddReactionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListRepliesResponse parses an HTTP response from a ListRepliesWithResponse call
+func ParseListRepliesResponse(rsp *http.Response) (*ListRepliesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListRepliesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessagePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListRepliesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRepliesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseMarkReadResponse parses an HTTP response from a MarkReadWithResponse call
 func ParseMarkReadResponse(rsp *http.Response) (*MarkReadResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6695,6 +9314,142 @@ func ParseMarkReadResponse(rsp *http.Response) (*MarkReadResponse, error) {
 	return response, nil
 }
 
+// ParseUpdateSettingsResponse parses an HTTP response from a UpdateSettingsWithResponse call
+func ParseUpdateSettingsResponse(rsp *http.Response) (*UpdateSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MemberSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateSettingsResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateSettingsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetMeResponse parses an HTTP response from a GetMeWithResponse call
 func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6743,6 +9498,427 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListBlocksResponse parses an HTTP response from a ListBlocksWithResponse call
+func ParseListBlocksResponse(rsp *http.Response) (*ListBlocksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListBlocksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BlockList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListBlocksResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListBlocksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUnblockUserResponse parses an HTTP response from a UnblockUserWithResponse call
+func ParseUnblockUserResponse(rsp *http.Response) (*UnblockUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UnblockUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UnblockUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UnblockUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UnblockUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseBlockUserResponse parses an HTTP response from a BlockUserWithResponse call
+func ParseBlockUserResponse(rsp *http.Response) (*BlockUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BlockUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers BlockUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers BlockUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers BlockUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSearchMessagesResponse parses an HTTP response from a SearchMessagesWithResponse call
+func ParseSearchMessagesResponse(rsp *http.Response) (*SearchMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SearchPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SearchMessagesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers SearchMessagesResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SearchMessagesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -21,17 +21,33 @@ var (
 const messageSend = `-- name: MessageSend :batchone
 WITH next AS (
     UPDATE conversations AS c
-    SET last_seq = c.last_seq + 1, updated_at = $2, last_activity_at = $2
+    SET last_seq = c.last_seq + 1, message_count = c.message_count + 1,
+        updated_at = $2, last_activity_at = $2
     WHERE c.id = $1
-      AND EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id AND m.user_id = $3)
-    RETURNING c.last_seq AS seq
+      AND send_refusal(c.id, $3, $4::bigint, $5::text[]) IS NULL
+    RETURNING c.last_seq AS seq, c.message_count AS ordinal
 ), message AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body, created_at)
-    SELECT $4, $1, next.seq, $3, $5, $6, $2 FROM next
+    INSERT INTO messages (id, conversation_id, seq, ordinal, sender_id, client_msg_id, body, created_at, reply_to_seq, mentions)
+    SELECT $6, $1, next.seq, next.ordinal, $3, $7, $8, $2,
+           $4::bigint, COALESCE($5::text[], '{}')
+    FROM next
+), sender AS (
+    UPDATE members AS m SET own_unread = m.own_unread + 1
+    FROM next
+    WHERE m.conversation_id = $1 AND m.user_id = $3
+), mentioned AS (
+    INSERT INTO mentions (conversation_id, user_id, seq)
+    SELECT $1, u.user_id, next.seq
+    FROM next, unnest($5::text[]) AS u(user_id)
+    WHERE u.user_id <> $3
+), root AS (
+    UPDATE messages AS r SET reply_count = r.reply_count + 1, last_reply_at = $2
+    FROM next
+    WHERE r.conversation_id = $1 AND r.seq = $4::bigint
 ), event AS (
     INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
     SELECT $1, next.seq, 'message.created', $3, $2,
-           jsonb_set(jsonb_set($7::jsonb, '{seq}', to_jsonb(next.seq)), '{message,seq}', to_jsonb(next.seq))
+           jsonb_set(jsonb_set($9::jsonb, '{seq}', to_jsonb(next.seq)), '{message,seq}', to_jsonb(next.seq))
     FROM next
 )
 INSERT INTO outbox (conversation_id, seq)
@@ -49,16 +65,20 @@ type MessageSendParams struct {
 	ConversationID uuid.UUID
 	CreatedAt      time.Time
 	SenderID       string
+	ReplyToSeq     *int64
+	Mentions       []string
 	ID             uuid.UUID
 	ClientMsgID    string
 	Body           string
 	Payload        []byte
 }
 
-// A whole send in one statement: take the conversation's next seq (locking its row) when the
-// sender is a member, insert the message, its message.created event (the payload gets the seq
-// here) and the event's outbox row. No row when the sender is not a member. A repeated
-// client_msg_id fails on messages_client_msg_id_key, and the failed statement gives its seq back.
+// A whole send in one statement: when send_refusal allows it, take the conversation's next seq
+// and the message's ordinal (locking the conversation row), insert the message, its
+// message.created event (the payload gets the seq here) and the event's outbox row, count the
+// message among the sender's own unread-excluded ones, store its mentions, and count a reply on
+// its root. No row when refused: send_refusal then says why. A repeated client_msg_id fails on
+// messages_client_msg_id_key, and the failed statement gives its seq back.
 // Sent as a batch: the sends of a group go in one round trip and one implicit transaction, so
 // one commit (see server/sendgroup.go).
 func (q *Queries) MessageSend(ctx context.Context, arg []MessageSendParams) *MessageSendBatchResults {
@@ -68,6 +88,8 @@ func (q *Queries) MessageSend(ctx context.Context, arg []MessageSendParams) *Mes
 			a.ConversationID,
 			a.CreatedAt,
 			a.SenderID,
+			a.ReplyToSeq,
+			a.Mentions,
 			a.ID,
 			a.ClientMsgID,
 			a.Body,

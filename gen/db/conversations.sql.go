@@ -13,7 +13,7 @@ import (
 )
 
 const conversationAddMemberCount = `-- name: ConversationAddMemberCount :one
-UPDATE conversations SET member_count = member_count + $1::integer WHERE id = $2 RETURNING id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count
+UPDATE conversations SET member_count = member_count + $1::integer WHERE id = $2 RETURNING id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count, message_count
 `
 
 type ConversationAddMemberCountParams struct {
@@ -35,12 +35,32 @@ func (q *Queries) ConversationAddMemberCount(ctx context.Context, arg Conversati
 		&i.LastActivityAt,
 		&i.LastSeq,
 		&i.MemberCount,
+		&i.MessageCount,
 	)
 	return i, err
 }
 
+const conversationBlockedBetween = `-- name: ConversationBlockedBetween :one
+SELECT EXISTS (
+    SELECT 1 FROM blocks
+    WHERE (user_id = $1 AND blocked_id = $2) OR (user_id = $2 AND blocked_id = $1)) AS blocked
+`
+
+type ConversationBlockedBetweenParams struct {
+	A string
+	B string
+}
+
+// Whether either of two users blocks the other.
+func (q *Queries) ConversationBlockedBetween(ctx context.Context, arg ConversationBlockedBetweenParams) (bool, error) {
+	row := q.db.QueryRow(ctx, conversationBlockedBetween, arg.A, arg.B)
+	var blocked bool
+	err := row.Scan(&blocked)
+	return blocked, err
+}
+
 const conversationGet = `-- name: ConversationGet :one
-SELECT id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count FROM conversations WHERE id = $1
+SELECT id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count, message_count FROM conversations WHERE id = $1
 `
 
 func (q *Queries) ConversationGet(ctx context.Context, id uuid.UUID) (Conversation, error) {
@@ -57,12 +77,13 @@ func (q *Queries) ConversationGet(ctx context.Context, id uuid.UUID) (Conversati
 		&i.LastActivityAt,
 		&i.LastSeq,
 		&i.MemberCount,
+		&i.MessageCount,
 	)
 	return i, err
 }
 
 const conversationGetByDirectKey = `-- name: ConversationGetByDirectKey :one
-SELECT id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count FROM conversations WHERE direct_key = $1
+SELECT id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count, message_count FROM conversations WHERE direct_key = $1
 `
 
 func (q *Queries) ConversationGetByDirectKey(ctx context.Context, directKey *string) (Conversation, error) {
@@ -79,12 +100,13 @@ func (q *Queries) ConversationGetByDirectKey(ctx context.Context, directKey *str
 		&i.LastActivityAt,
 		&i.LastSeq,
 		&i.MemberCount,
+		&i.MessageCount,
 	)
 	return i, err
 }
 
 const conversationGetForMember = `-- name: ConversationGetForMember :one
-SELECT c.id, c.type, c.title, c.direct_key, c.created_by, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, c.member_count, m.role, m.last_read_seq
+SELECT c.id, c.type, c.title, c.direct_key, c.created_by, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, c.member_count, c.message_count, m.role, m.last_read_seq
 FROM conversations c
 JOIN members m ON m.conversation_id = c.id AND m.user_id = $1
 WHERE c.id = $2
@@ -117,6 +139,7 @@ func (q *Queries) ConversationGetForMember(ctx context.Context, arg Conversation
 		&i.Conversation.LastActivityAt,
 		&i.Conversation.LastSeq,
 		&i.Conversation.MemberCount,
+		&i.Conversation.MessageCount,
 		&i.Role,
 		&i.LastReadSeq,
 	)
@@ -127,7 +150,7 @@ const conversationInsert = `-- name: ConversationInsert :one
 INSERT INTO conversations (id, type, title, direct_key, created_by, member_count)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (direct_key) DO NOTHING
-RETURNING id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count
+RETURNING id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count, message_count
 `
 
 type ConversationInsertParams struct {
@@ -161,17 +184,19 @@ func (q *Queries) ConversationInsert(ctx context.Context, arg ConversationInsert
 		&i.LastActivityAt,
 		&i.LastSeq,
 		&i.MemberCount,
+		&i.MessageCount,
 	)
 	return i, err
 }
 
 const conversationListForUser = `-- name: ConversationListForUser :many
-SELECT c.id, c.type, c.title, c.direct_key, c.created_by, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, c.member_count, m.last_read_seq,
-    (SELECT count(*) FROM messages um
-     WHERE um.conversation_id = c.id
-       AND um.seq > m.last_read_seq
-       AND um.sender_id <> m.user_id
-       AND um.deleted_at IS NULL)::bigint AS unread_count
+SELECT c.id, c.type, c.title, c.direct_key, c.created_by, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, c.member_count, c.message_count, m.last_read_seq, m.muted,
+    (c.message_count - m.read_ordinal - m.own_unread
+     - (SELECT count(*) FROM messages d
+        WHERE d.conversation_id = c.id AND d.seq > m.last_read_seq
+          AND d.deleted_at IS NOT NULL AND d.sender_id <> m.user_id))::bigint AS unread_count,
+    (SELECT count(*) FROM mentions mn
+     WHERE mn.conversation_id = c.id AND mn.user_id = m.user_id AND mn.seq > m.last_read_seq)::bigint AS unread_mention_count
 FROM members m
 JOIN conversations c ON c.id = m.conversation_id
 WHERE m.user_id = $1
@@ -189,12 +214,16 @@ type ConversationListForUserParams struct {
 }
 
 type ConversationListForUserRow struct {
-	Conversation Conversation
-	LastReadSeq  int64
-	UnreadCount  int64
+	Conversation       Conversation
+	LastReadSeq        int64
+	Muted              bool
+	UnreadCount        int64
+	UnreadMentionCount int64
 }
 
 // The user's conversations, most recent activity first, keyset-paged by (last_activity_at, id).
+// The unread counts come from counters (see migration 00002) and the few deleted messages and
+// mentions after the read position: the same cost however many messages are unread.
 func (q *Queries) ConversationListForUser(ctx context.Context, arg ConversationListForUserParams) ([]ConversationListForUserRow, error) {
 	rows, err := q.db.Query(ctx, conversationListForUser,
 		arg.UserID,
@@ -220,8 +249,11 @@ func (q *Queries) ConversationListForUser(ctx context.Context, arg ConversationL
 			&i.Conversation.LastActivityAt,
 			&i.Conversation.LastSeq,
 			&i.Conversation.MemberCount,
+			&i.Conversation.MessageCount,
 			&i.LastReadSeq,
+			&i.Muted,
 			&i.UnreadCount,
+			&i.UnreadMentionCount,
 		); err != nil {
 			return nil, err
 		}
@@ -234,7 +266,7 @@ func (q *Queries) ConversationListForUser(ctx context.Context, arg ConversationL
 }
 
 const conversationLockForMember = `-- name: ConversationLockForMember :one
-SELECT c.id, c.type, c.title, c.direct_key, c.created_by, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, c.member_count, m.role, m.last_read_seq
+SELECT c.id, c.type, c.title, c.direct_key, c.created_by, c.created_at, c.updated_at, c.last_activity_at, c.last_seq, c.member_count, c.message_count, m.role, m.last_read_seq
 FROM conversations c
 JOIN members m ON m.conversation_id = c.id AND m.user_id = $1
 WHERE c.id = $2
@@ -268,6 +300,7 @@ func (q *Queries) ConversationLockForMember(ctx context.Context, arg Conversatio
 		&i.Conversation.LastActivityAt,
 		&i.Conversation.LastSeq,
 		&i.Conversation.MemberCount,
+		&i.Conversation.MessageCount,
 		&i.Role,
 		&i.LastReadSeq,
 	)
@@ -291,7 +324,7 @@ func (q *Queries) ConversationNextSeq(ctx context.Context, id uuid.UUID) (int64,
 }
 
 const conversationSetTitle = `-- name: ConversationSetTitle :one
-UPDATE conversations SET title = $1, updated_at = now() WHERE id = $2 RETURNING id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count
+UPDATE conversations SET title = $1, updated_at = now() WHERE id = $2 RETURNING id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count, message_count
 `
 
 type ConversationSetTitleParams struct {
@@ -313,6 +346,7 @@ func (q *Queries) ConversationSetTitle(ctx context.Context, arg ConversationSetT
 		&i.LastActivityAt,
 		&i.LastSeq,
 		&i.MemberCount,
+		&i.MessageCount,
 	)
 	return i, err
 }

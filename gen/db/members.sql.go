@@ -45,7 +45,7 @@ func (q *Queries) MemberConversations(ctx context.Context, userID string) ([]Mem
 }
 
 const memberDelete = `-- name: MemberDelete :one
-DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING conversation_id, user_id, role, joined_at, last_read_seq
+DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING conversation_id, user_id, role, joined_at, last_read_seq, read_ordinal, own_unread, muted
 `
 
 type MemberDeleteParams struct {
@@ -62,12 +62,15 @@ func (q *Queries) MemberDelete(ctx context.Context, arg MemberDeleteParams) (Mem
 		&i.Role,
 		&i.JoinedAt,
 		&i.LastReadSeq,
+		&i.ReadOrdinal,
+		&i.OwnUnread,
+		&i.Muted,
 	)
 	return i, err
 }
 
 const memberGet = `-- name: MemberGet :one
-SELECT conversation_id, user_id, role, joined_at, last_read_seq FROM members WHERE conversation_id = $1 AND user_id = $2
+SELECT conversation_id, user_id, role, joined_at, last_read_seq, read_ordinal, own_unread, muted FROM members WHERE conversation_id = $1 AND user_id = $2
 `
 
 type MemberGetParams struct {
@@ -84,15 +87,19 @@ func (q *Queries) MemberGet(ctx context.Context, arg MemberGetParams) (Member, e
 		&i.Role,
 		&i.JoinedAt,
 		&i.LastReadSeq,
+		&i.ReadOrdinal,
+		&i.OwnUnread,
+		&i.Muted,
 	)
 	return i, err
 }
 
 const memberInsert = `-- name: MemberInsert :one
-INSERT INTO members (conversation_id, user_id, role)
-VALUES ($1, $2, $3)
+INSERT INTO members (conversation_id, user_id, role, own_unread)
+VALUES ($1, $2, $3,
+        (SELECT count(*) FROM messages WHERE conversation_id = $1 AND sender_id = $2))
 ON CONFLICT (conversation_id, user_id) DO NOTHING
-RETURNING conversation_id, user_id, role, joined_at, last_read_seq
+RETURNING conversation_id, user_id, role, joined_at, last_read_seq, read_ordinal, own_unread, muted
 `
 
 type MemberInsertParams struct {
@@ -101,7 +108,8 @@ type MemberInsertParams struct {
 	Role           string
 }
 
-// No row when the user is a member already.
+// No row when the user is a member already. A user who joins again has their earlier messages
+// counted as their own (never unread).
 func (q *Queries) MemberInsert(ctx context.Context, arg MemberInsertParams) (Member, error) {
 	row := q.db.QueryRow(ctx, memberInsert, arg.ConversationID, arg.UserID, arg.Role)
 	var i Member
@@ -111,6 +119,9 @@ func (q *Queries) MemberInsert(ctx context.Context, arg MemberInsertParams) (Mem
 		&i.Role,
 		&i.JoinedAt,
 		&i.LastReadSeq,
+		&i.ReadOrdinal,
+		&i.OwnUnread,
+		&i.Muted,
 	)
 	return i, err
 }
@@ -132,7 +143,7 @@ func (q *Queries) MemberInsertBatch(ctx context.Context, arg MemberInsertBatchPa
 }
 
 const memberList = `-- name: MemberList :many
-SELECT conversation_id, user_id, role, joined_at, last_read_seq FROM members
+SELECT conversation_id, user_id, role, joined_at, last_read_seq, read_ordinal, own_unread, muted FROM members
 WHERE conversation_id = $1
 ORDER BY role = 'owner' DESC, joined_at, user_id
 `
@@ -152,6 +163,9 @@ func (q *Queries) MemberList(ctx context.Context, conversationID uuid.UUID) ([]M
 			&i.Role,
 			&i.JoinedAt,
 			&i.LastReadSeq,
+			&i.ReadOrdinal,
+			&i.OwnUnread,
+			&i.Muted,
 		); err != nil {
 			return nil, err
 		}
@@ -164,9 +178,24 @@ func (q *Queries) MemberList(ctx context.Context, conversationID uuid.UUID) ([]M
 }
 
 const memberMarkRead = `-- name: MemberMarkRead :one
-UPDATE members SET last_read_seq = GREATEST(last_read_seq, $1::bigint)
-WHERE conversation_id = $2 AND user_id = $3
-RETURNING last_read_seq
+WITH moved AS (
+    UPDATE members AS m SET
+        last_read_seq = $1::bigint,
+        read_ordinal = COALESCE((
+            SELECT r.ordinal FROM messages r
+            WHERE r.conversation_id = m.conversation_id AND r.seq <= $1::bigint
+            ORDER BY r.seq DESC LIMIT 1), 0),
+        own_unread = m.own_unread - (
+            SELECT count(*) FROM messages o
+            WHERE o.conversation_id = m.conversation_id AND o.sender_id = m.user_id
+              AND o.seq > m.last_read_seq AND o.seq <= $1::bigint)
+    WHERE m.conversation_id = $2 AND m.user_id = $3 AND m.last_read_seq < $1::bigint
+    RETURNING m.last_read_seq
+)
+SELECT last_read_seq FROM moved
+UNION ALL
+SELECT m.last_read_seq FROM members m
+WHERE m.conversation_id = $2 AND m.user_id = $3 AND NOT EXISTS (SELECT 1 FROM moved)
 `
 
 type MemberMarkReadParams struct {
@@ -175,7 +204,10 @@ type MemberMarkReadParams struct {
 	UserID         string
 }
 
-// The read position never moves backwards.
+// The read position never moves backwards. Moving it forward moves the counters behind it: the
+// ordinal of the last message now read, and the reader's own messages no longer after it. Every
+// message up to seq is committed (seq is at most the conversation's last_seq), and the membership
+// row orders this against the reader's sends, so the counts are exact.
 func (q *Queries) MemberMarkRead(ctx context.Context, arg MemberMarkReadParams) (int64, error) {
 	row := q.db.QueryRow(ctx, memberMarkRead, arg.Seq, arg.ConversationID, arg.UserID)
 	var last_read_seq int64
@@ -191,7 +223,7 @@ WHERE m.conversation_id = $1
     WHERE s.conversation_id = m.conversation_id
     ORDER BY s.role = 'admin' DESC, s.joined_at, s.user_id
     LIMIT 1)
-RETURNING conversation_id, user_id, role, joined_at, last_read_seq
+RETURNING conversation_id, user_id, role, joined_at, last_read_seq, read_ordinal, own_unread, muted
 `
 
 // When the owner leaves, the longest-standing admin, or else the longest-standing member, owns the
@@ -205,8 +237,30 @@ func (q *Queries) MemberPromoteSuccessor(ctx context.Context, conversationID uui
 		&i.Role,
 		&i.JoinedAt,
 		&i.LastReadSeq,
+		&i.ReadOrdinal,
+		&i.OwnUnread,
+		&i.Muted,
 	)
 	return i, err
+}
+
+const memberSetMuted = `-- name: MemberSetMuted :one
+UPDATE members SET muted = $1
+WHERE conversation_id = $2 AND user_id = $3
+RETURNING muted
+`
+
+type MemberSetMutedParams struct {
+	Muted          bool
+	ConversationID uuid.UUID
+	UserID         string
+}
+
+func (q *Queries) MemberSetMuted(ctx context.Context, arg MemberSetMutedParams) (bool, error) {
+	row := q.db.QueryRow(ctx, memberSetMuted, arg.Muted, arg.ConversationID, arg.UserID)
+	var muted bool
+	err := row.Scan(&muted)
+	return muted, err
 }
 
 const memberUsers = `-- name: MemberUsers :many

@@ -11,8 +11,22 @@ import (
 	"github.com/google/uuid"
 )
 
+const mentionDeleteForMessage = `-- name: MentionDeleteForMessage :exec
+DELETE FROM mentions WHERE conversation_id = $1 AND seq = $2
+`
+
+type MentionDeleteForMessageParams struct {
+	ConversationID uuid.UUID
+	Seq            int64
+}
+
+func (q *Queries) MentionDeleteForMessage(ctx context.Context, arg MentionDeleteForMessageParams) error {
+	_, err := q.db.Exec(ctx, mentionDeleteForMessage, arg.ConversationID, arg.Seq)
+	return err
+}
+
 const messageGetByClientID = `-- name: MessageGetByClientID :one
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at FROM messages
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
 WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3
 `
 
@@ -35,12 +49,17 @@ func (q *Queries) MessageGetByClientID(ctx context.Context, arg MessageGetByClie
 		&i.CreatedAt,
 		&i.EditedAt,
 		&i.DeletedAt,
+		&i.Ordinal,
+		&i.ReplyToSeq,
+		&i.ReplyCount,
+		&i.LastReplyAt,
+		&i.Mentions,
 	)
 	return i, err
 }
 
 const messageGetBySeq = `-- name: MessageGetBySeq :one
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND seq = $2
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages WHERE conversation_id = $1 AND seq = $2
 `
 
 type MessageGetBySeqParams struct {
@@ -61,18 +80,26 @@ func (q *Queries) MessageGetBySeq(ctx context.Context, arg MessageGetBySeqParams
 		&i.CreatedAt,
 		&i.EditedAt,
 		&i.DeletedAt,
+		&i.Ordinal,
+		&i.ReplyToSeq,
+		&i.ReplyCount,
+		&i.LastReplyAt,
+		&i.Mentions,
 	)
 	return i, err
 }
 
 const messageLatestPerConversation = `-- name: MessageLatestPerConversation :many
-SELECT DISTINCT ON (conversation_id) id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at
-FROM messages
-WHERE conversation_id = ANY($1::uuid[]) AND deleted_at IS NULL
-ORDER BY conversation_id, seq DESC
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
+WHERE id IN (
+    SELECT (SELECT l.id FROM messages l
+            WHERE l.conversation_id = ids.id AND l.deleted_at IS NULL
+            ORDER BY l.seq DESC LIMIT 1)
+    FROM unnest($1::uuid[]) AS ids(id))
 `
 
-// The newest message that is not deleted of each listed conversation.
+// The newest message that is not deleted of each listed conversation: one short index scan per
+// conversation, however long its history.
 func (q *Queries) MessageLatestPerConversation(ctx context.Context, conversationIds []uuid.UUID) ([]Message, error) {
 	rows, err := q.db.Query(ctx, messageLatestPerConversation, conversationIds)
 	if err != nil {
@@ -92,6 +119,11 @@ func (q *Queries) MessageLatestPerConversation(ctx context.Context, conversation
 			&i.CreatedAt,
 			&i.EditedAt,
 			&i.DeletedAt,
+			&i.Ordinal,
+			&i.ReplyToSeq,
+			&i.ReplyCount,
+			&i.LastReplyAt,
+			&i.Mentions,
 		); err != nil {
 			return nil, err
 		}
@@ -104,20 +136,27 @@ func (q *Queries) MessageLatestPerConversation(ctx context.Context, conversation
 }
 
 const messageListAfter = `-- name: MessageListAfter :many
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at FROM messages
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
 WHERE conversation_id = $1 AND seq > $2
+  AND (NOT $3::boolean OR reply_to_seq IS NULL)
 ORDER BY seq
-LIMIT $3
+LIMIT $4
 `
 
 type MessageListAfterParams struct {
 	ConversationID uuid.UUID
 	AfterSeq       int64
+	RootsOnly      bool
 	MaxRows        int32
 }
 
 func (q *Queries) MessageListAfter(ctx context.Context, arg MessageListAfterParams) ([]Message, error) {
-	rows, err := q.db.Query(ctx, messageListAfter, arg.ConversationID, arg.AfterSeq, arg.MaxRows)
+	rows, err := q.db.Query(ctx, messageListAfter,
+		arg.ConversationID,
+		arg.AfterSeq,
+		arg.RootsOnly,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +174,11 @@ func (q *Queries) MessageListAfter(ctx context.Context, arg MessageListAfterPara
 			&i.CreatedAt,
 			&i.EditedAt,
 			&i.DeletedAt,
+			&i.Ordinal,
+			&i.ReplyToSeq,
+			&i.ReplyCount,
+			&i.LastReplyAt,
+			&i.Mentions,
 		); err != nil {
 			return nil, err
 		}
@@ -147,21 +191,28 @@ func (q *Queries) MessageListAfter(ctx context.Context, arg MessageListAfterPara
 }
 
 const messageListBefore = `-- name: MessageListBefore :many
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at FROM messages
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
 WHERE conversation_id = $1 AND seq < $2
+  AND (NOT $3::boolean OR reply_to_seq IS NULL)
 ORDER BY seq DESC
-LIMIT $3
+LIMIT $4
 `
 
 type MessageListBeforeParams struct {
 	ConversationID uuid.UUID
 	BeforeSeq      int64
+	RootsOnly      bool
 	MaxRows        int32
 }
 
 // Descending: the caller reverses the page.
 func (q *Queries) MessageListBefore(ctx context.Context, arg MessageListBeforeParams) ([]Message, error) {
-	rows, err := q.db.Query(ctx, messageListBefore, arg.ConversationID, arg.BeforeSeq, arg.MaxRows)
+	rows, err := q.db.Query(ctx, messageListBefore,
+		arg.ConversationID,
+		arg.BeforeSeq,
+		arg.RootsOnly,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +230,11 @@ func (q *Queries) MessageListBefore(ctx context.Context, arg MessageListBeforePa
 			&i.CreatedAt,
 			&i.EditedAt,
 			&i.DeletedAt,
+			&i.Ordinal,
+			&i.ReplyToSeq,
+			&i.ReplyCount,
+			&i.LastReplyAt,
+			&i.Mentions,
 		); err != nil {
 			return nil, err
 		}
@@ -190,10 +246,175 @@ func (q *Queries) MessageListBefore(ctx context.Context, arg MessageListBeforePa
 	return items, nil
 }
 
+const messageListReplies = `-- name: MessageListReplies :many
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
+WHERE conversation_id = $1 AND reply_to_seq = $2 AND seq > $3
+ORDER BY seq
+LIMIT $4
+`
+
+type MessageListRepliesParams struct {
+	ConversationID uuid.UUID
+	RootSeq        *int64
+	AfterSeq       int64
+	MaxRows        int32
+}
+
+// The thread under a root, ascending.
+func (q *Queries) MessageListReplies(ctx context.Context, arg MessageListRepliesParams) ([]Message, error) {
+	rows, err := q.db.Query(ctx, messageListReplies,
+		arg.ConversationID,
+		arg.RootSeq,
+		arg.AfterSeq,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.ConversationID,
+			&i.Seq,
+			&i.SenderID,
+			&i.ClientMsgID,
+			&i.Body,
+			&i.CreatedAt,
+			&i.EditedAt,
+			&i.DeletedAt,
+			&i.Ordinal,
+			&i.ReplyToSeq,
+			&i.ReplyCount,
+			&i.LastReplyAt,
+			&i.Mentions,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageSearch = `-- name: MessageSearch :many
+SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_msg_id, m.body, m.created_at, m.edited_at, m.deleted_at, m.ordinal, m.reply_to_seq, m.reply_count, m.last_reply_at, m.mentions, hit.rank::real AS rank,
+       ts_headline('english', translate(m.body, E'\x01\x02', ''), hit.query,
+                   E'StartSel=\x01, StopSel=\x02, MaxWords=30, MinWords=12')::text AS snippet
+FROM (
+    SELECT candidate.id, candidate.rank, candidate.query FROM (
+        SELECT x.id, ts_rank(to_tsvector('english', x.body), q.query) AS rank, q.query
+        FROM messages x, websearch_to_tsquery('english', $1) AS q(query)
+        WHERE x.conversation_id = ANY(ARRAY(
+                SELECT mb.conversation_id FROM members mb
+                WHERE mb.user_id = $2
+                  AND ($3::uuid IS NULL OR mb.conversation_id = $3::uuid)))
+          AND to_tsvector('english', x.body) @@ q.query
+          AND x.deleted_at IS NULL
+    ) candidate
+    WHERE $4::real IS NULL
+       OR (candidate.rank, candidate.id) < ($4::real, $5::uuid)
+    ORDER BY candidate.rank DESC, candidate.id DESC
+    LIMIT $6
+) hit
+JOIN messages m ON m.id = hit.id
+ORDER BY hit.rank DESC, hit.id DESC
+`
+
+type MessageSearchParams struct {
+	Query          string
+	UserID         string
+	ConversationID *uuid.UUID
+	AfterRank      *float32
+	AfterID        *uuid.UUID
+	MaxRows        int32
+}
+
+type MessageSearchRow struct {
+	Message Message
+	Rank    float32
+	Snippet string
+}
+
+// Full-text search over the messages of the user's conversations (or one of them), best match
+// first, newer first among equals, keyset-paged by (rank, id). The snippet marks matches with
+// \x01 and \x02 (taken out of the body first), for the caller to escape the text around them.
+func (q *Queries) MessageSearch(ctx context.Context, arg MessageSearchParams) ([]MessageSearchRow, error) {
+	rows, err := q.db.Query(ctx, messageSearch,
+		arg.Query,
+		arg.UserID,
+		arg.ConversationID,
+		arg.AfterRank,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MessageSearchRow{}
+	for rows.Next() {
+		var i MessageSearchRow
+		if err := rows.Scan(
+			&i.Message.ID,
+			&i.Message.ConversationID,
+			&i.Message.Seq,
+			&i.Message.SenderID,
+			&i.Message.ClientMsgID,
+			&i.Message.Body,
+			&i.Message.CreatedAt,
+			&i.Message.EditedAt,
+			&i.Message.DeletedAt,
+			&i.Message.Ordinal,
+			&i.Message.ReplyToSeq,
+			&i.Message.ReplyCount,
+			&i.Message.LastReplyAt,
+			&i.Message.Mentions,
+			&i.Rank,
+			&i.Snippet,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageSendRefusal = `-- name: MessageSendRefusal :one
+SELECT COALESCE(send_refusal($1, $2, $3::bigint, $4::text[]), '')::text AS refusal
+`
+
+type MessageSendRefusalParams struct {
+	ConversationID uuid.UUID
+	SenderID       string
+	ReplyToSeq     *int64
+	Mentions       []string
+}
+
+// Why MessageSend stored nothing (”: it would store it now).
+func (q *Queries) MessageSendRefusal(ctx context.Context, arg MessageSendRefusalParams) (string, error) {
+	row := q.db.QueryRow(ctx, messageSendRefusal,
+		arg.ConversationID,
+		arg.SenderID,
+		arg.ReplyToSeq,
+		arg.Mentions,
+	)
+	var refusal string
+	err := row.Scan(&refusal)
+	return refusal, err
+}
+
 const messageSetBody = `-- name: MessageSetBody :one
 UPDATE messages SET body = $1, edited_at = now()
 WHERE conversation_id = $2 AND seq = $3
-RETURNING id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at
+RETURNING id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions
 `
 
 type MessageSetBodyParams struct {
@@ -215,14 +436,19 @@ func (q *Queries) MessageSetBody(ctx context.Context, arg MessageSetBodyParams) 
 		&i.CreatedAt,
 		&i.EditedAt,
 		&i.DeletedAt,
+		&i.Ordinal,
+		&i.ReplyToSeq,
+		&i.ReplyCount,
+		&i.LastReplyAt,
+		&i.Mentions,
 	)
 	return i, err
 }
 
 const messageTombstone = `-- name: MessageTombstone :one
-UPDATE messages SET body = '', deleted_at = now()
+UPDATE messages SET body = '', mentions = '{}', deleted_at = now()
 WHERE conversation_id = $1 AND seq = $2
-RETURNING id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at
+RETURNING id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions
 `
 
 type MessageTombstoneParams struct {
@@ -230,7 +456,7 @@ type MessageTombstoneParams struct {
 	Seq            int64
 }
 
-// A deleted message keeps its place in history without its body.
+// A deleted message keeps its place in history without its body and mentions.
 func (q *Queries) MessageTombstone(ctx context.Context, arg MessageTombstoneParams) (Message, error) {
 	row := q.db.QueryRow(ctx, messageTombstone, arg.ConversationID, arg.Seq)
 	var i Message
@@ -244,6 +470,40 @@ func (q *Queries) MessageTombstone(ctx context.Context, arg MessageTombstonePara
 		&i.CreatedAt,
 		&i.EditedAt,
 		&i.DeletedAt,
+		&i.Ordinal,
+		&i.ReplyToSeq,
+		&i.ReplyCount,
+		&i.LastReplyAt,
+		&i.Mentions,
 	)
 	return i, err
+}
+
+const messageUncountReply = `-- name: MessageUncountReply :exec
+UPDATE messages SET reply_count = reply_count - 1
+WHERE conversation_id = $1 AND seq = $2 AND reply_count > 0
+`
+
+type MessageUncountReplyParams struct {
+	ConversationID uuid.UUID
+	Seq            int64
+}
+
+// A deleted reply leaves its root's reply_count.
+func (q *Queries) MessageUncountReply(ctx context.Context, arg MessageUncountReplyParams) error {
+	_, err := q.db.Exec(ctx, messageUncountReply, arg.ConversationID, arg.Seq)
+	return err
+}
+
+const searchQueryWords = `-- name: SearchQueryWords :one
+SELECT numnode(websearch_to_tsquery('english', $1))::integer AS words
+`
+
+// How many words and operators q leaves to search for: 0 when it holds only operators or
+// words too common to be indexed.
+func (q *Queries) SearchQueryWords(ctx context.Context, query string) (int32, error) {
+	row := q.db.QueryRow(ctx, searchQueryWords, query)
+	var words int32
+	err := row.Scan(&words)
+	return words, err
 }

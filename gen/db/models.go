@@ -10,6 +10,12 @@ import (
 	"github.com/google/uuid"
 )
 
+type Block struct {
+	UserID    string
+	BlockedID string
+	CreatedAt time.Time
+}
+
 type Conversation struct {
 	ID             uuid.UUID
 	Type           string
@@ -21,6 +27,7 @@ type Conversation struct {
 	LastActivityAt time.Time
 	LastSeq        int64
 	MemberCount    int32
+	MessageCount   int64
 }
 
 type Event struct {
@@ -38,6 +45,15 @@ type Member struct {
 	Role           string
 	JoinedAt       time.Time
 	LastReadSeq    int64
+	ReadOrdinal    int64
+	OwnUnread      int64
+	Muted          bool
+}
+
+type Mention struct {
+	ConversationID uuid.UUID
+	UserID         string
+	Seq            int64
 }
 
 type Message struct {
@@ -50,11 +66,24 @@ type Message struct {
 	CreatedAt      time.Time
 	EditedAt       *time.Time
 	DeletedAt      *time.Time
+	Ordinal        int64
+	ReplyToSeq     *int64
+	ReplyCount     int32
+	LastReplyAt    *time.Time
+	Mentions       []string
 }
 
 type Outbox struct {
 	ID             int64
 	ConversationID uuid.UUID
 	Seq            int64
+	CreatedAt      time.Time
+}
+
+type Reaction struct {
+	ConversationID uuid.UUID
+	MessageSeq     int64
+	Emoji          string
+	UserID         string
 	CreatedAt      time.Time
 }

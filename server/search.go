@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/gen/apiserver"
+	"github.com/parleyhq/parley/gen/db"
+)
+
+// maxQueryChars bounds q, as the spec does.
+const maxQueryChars = 256
+
+// SearchMessages runs a full-text search over the messages of the caller's conversations (see the
+// MessageSearch query), best match first.
+func (h *Handlers) SearchMessages(ctx context.Context, req apiserver.SearchMessagesRequestObject) (apiserver.SearchMessagesResponseObject, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	query := req.Params.Q
+	if !utf8.ValidString(query) || strings.ContainsRune(query, 0) || query == "" || utf8.RuneCountInString(query) > maxQueryChars {
+		return nil, badRequest("invalid_query", fmt.Sprintf("q must be 1–%d characters of text without NUL characters.", maxQueryChars))
+	}
+	params := db.MessageSearchParams{Query: query, UserID: caller, ConversationID: req.Params.ConversationId}
+	if req.Params.Cursor != nil {
+		rank, id, ok := decodeSearchCursor(*req.Params.Cursor)
+		if !ok {
+			return nil, errInvalidCursor
+		}
+		params.AfterRank, params.AfterID = &rank, &id
+	}
+	if req.Params.ConversationId != nil {
+		if _, err := h.conversationForMember(ctx, *req.Params.ConversationId, caller); err != nil {
+			return nil, err
+		}
+	}
+	words, err := h.queries.SearchQueryWords(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("parse search query: %w", err)
+	}
+	if words == 0 {
+		return nil, badRequest("invalid_query", "q has nothing to search for: only operators, or only words too common to be indexed.")
+	}
+	limit := pageLimit(req.Params.Limit)
+	params.MaxRows = int32(limit + 1)
+	rows, err := h.queries.MessageSearch(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("search messages: %w", err)
+	}
+	page := api.SearchPage{Items: make([]api.SearchHit, 0, min(len(rows), limit))}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		cursor := encodeSearchCursor(last.Rank, last.Message.ID)
+		page.NextCursor = &cursor
+	}
+	messages := make([]api.Message, len(rows))
+	for i, r := range rows {
+		messages[i] = messageOut(r.Message)
+	}
+	if err := withReactions(ctx, h.queries, caller, messages); err != nil {
+		return nil, err
+	}
+	for i, r := range rows {
+		page.Items = append(page.Items, api.SearchHit{Message: messages[i], Snippet: snippetHTML(r.Snippet)})
+	}
+	return apiserver.SearchMessages200JSONResponse(page), nil
+}
+
+// snippetHTML turns the query's snippet, whose matches lie between \x01 and \x02 (characters the
+// query takes out of the body first), into HTML: the text escaped, the matches in <mark>.
+func snippetHTML(snippet string) string {
+	escaped := html.EscapeString(snippet)
+	return strings.NewReplacer("\x01", "<mark>", "\x02", "</mark>").Replace(escaped)
+}
+
+// A search cursor is the (rank, id) of the last hit of a page, opaque to clients. The rank is
+// written with as many digits as a float32 needs to come back exactly.
+func encodeSearchCursor(rank float32, id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatFloat(float64(rank), 'g', -1, 32) + "|" + id.String()))
+}
+
+func decodeSearchCursor(cursor string) (float32, uuid.UUID, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return 0, uuid.UUID{}, false
+	}
+	rankText, idText, found := strings.Cut(string(raw), "|")
+	if !found {
+		return 0, uuid.UUID{}, false
+	}
+	rank, err := strconv.ParseFloat(rankText, 32)
+	if err != nil || math.IsNaN(rank) || math.IsInf(rank, 0) {
+		return 0, uuid.UUID{}, false
+	}
+	id, err := uuid.Parse(idText)
+	if err != nil {
+		return 0, uuid.UUID{}, false
+	}
+	return float32(rank), id, true
+}
