@@ -125,6 +125,8 @@ func TestEndToEndWithTypedClient(t *testing.T) {
 	team.bobReadsAndReplaysTheEvents(t, conv, sent)
 	team.carolLeavesTheRenamedConversation(t, conv)
 	team.bobAndCarolShareOneDirectConversation(t)
+	team.aliceAndBobThreadReactAndSearch(t, conv)
+	team.bobMutesAndBlocks(t)
 	team.aTooLongMessageIsRefusedByField(t, conv)
 	team.operatorsSeeItAllWithoutAToken(t)
 
@@ -259,6 +261,71 @@ func (team e2eTeam) bobAndCarolShareOneDirectConversation(t *testing.T) {
 	require.Equal(t, direct.JSON201.Id, again.JSON200.Id)
 }
 
+// aliceAndBobThreadReactAndSearch covers the chat routes: a thread with a mention, reactions and
+// who reacted, history without replies, and a search.
+func (team e2eTeam) aliceAndBobThreadReactAndSearch(t *testing.T, conv uuid.UUID) {
+	ctx := t.Context()
+	root, err := team.alice.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "root", Body: "Who books the venue?"})
+	require.NoError(t, err)
+	rootSeq := root.JSON201.Seq
+	reply, err := team.bob.SendMessageWithResponse(ctx, conv, api.SendMessageJSONRequestBody{ClientMsgId: "reply", Body: "I will, @alice", ReplyToSeq: &rootSeq, Mentions: &[]string{"alice"}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, reply.StatusCode(), string(reply.Body))
+	summary, err := team.alice.ListConversationsWithResponse(ctx, &api.ListConversationsParams{})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, summary.JSON200.Items[0].UnreadMentionCount)
+
+	reacted, err := team.bob.AddReactionWithResponse(ctx, conv, rootSeq, "🎉")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, reacted.StatusCode())
+	reactors, err := team.alice.ListReactorsWithResponse(ctx, conv, rootSeq, "🎉", &api.ListReactorsParams{})
+	require.NoError(t, err)
+	require.Equal(t, "bob", reactors.JSON200.Items[0].UserId)
+	replies, err := team.alice.ListRepliesWithResponse(ctx, conv, rootSeq, &api.ListRepliesParams{})
+	require.NoError(t, err)
+	require.Len(t, replies.JSON200.Items, 1)
+	require.Equal(t, "I will, @alice", replies.JSON200.Items[0].Body)
+	rootsOnly := true
+	roots, err := team.bob.ListMessagesWithResponse(ctx, conv, &api.ListMessagesParams{RootsOnly: &rootsOnly})
+	require.NoError(t, err)
+	last := roots.JSON200.Items[len(roots.JSON200.Items)-1]
+	require.Equal(t, 1, last.ReplyCount)
+	require.Equal(t, []api.ReactionCount{{Emoji: "🎉", Count: 1}}, last.Reactions)
+	require.Equal(t, []api.Emoji{"🎉"}, *last.MyReactions)
+	unreacted, err := team.bob.RemoveReactionWithResponse(ctx, conv, rootSeq, "🎉")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, unreacted.StatusCode())
+
+	found, err := team.bob.SearchMessagesWithResponse(ctx, &api.SearchMessagesParams{Q: "venue booking"})
+	require.NoError(t, err)
+	require.Equal(t, "Who <mark>books</mark> the <mark>venue</mark>?", found.JSON200.Items[0].Snippet, "booking finds books")
+	badEmoji, err := team.bob.AddReactionWithResponse(ctx, conv, rootSeq, "two words")
+	require.NoError(t, err)
+	require.Equal(t, "invalid_emoji", badEmoji.ApplicationproblemJSON400.Code)
+}
+
+// bobMutesAndBlocks covers his own settings and blocks.
+func (team e2eTeam) bobMutesAndBlocks(t *testing.T) {
+	ctx := t.Context()
+	direct, err := team.bob.CreateConversationWithResponse(ctx, api.CreateConversationJSONRequestBody{Type: api.ConversationTypeDirect, MemberIds: []string{"carol"}})
+	require.NoError(t, err)
+	muted, err := team.bob.UpdateSettingsWithResponse(ctx, direct.JSON200.Id, api.UpdateSettingsJSONRequestBody{Muted: true})
+	require.NoError(t, err)
+	require.True(t, muted.JSON200.Muted)
+	blocked, err := team.bob.BlockUserWithResponse(ctx, "carol")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, blocked.StatusCode())
+	list, err := team.bob.ListBlocksWithResponse(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "carol", list.JSON200.Items[0].UserId)
+	refused, err := team.carol.SendMessageWithResponse(ctx, direct.JSON200.Id, api.SendMessageJSONRequestBody{ClientMsgId: "hi", Body: "hi?"})
+	require.NoError(t, err)
+	require.Equal(t, "blocked", refused.ApplicationproblemJSON403.Code)
+	unblocked, err := team.bob.UnblockUserWithResponse(ctx, "carol")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, unblocked.StatusCode())
+}
+
 func (team e2eTeam) aTooLongMessageIsRefusedByField(t *testing.T, conv uuid.UUID) {
 	tooLong := strings.Repeat("x", 4001)
 	bad, err := team.alice.SendMessageWithResponse(t.Context(), conv, api.SendMessageJSONRequestBody{ClientMsgId: "too-long", Body: tooLong})
@@ -268,7 +335,7 @@ func (team e2eTeam) aTooLongMessageIsRefusedByField(t *testing.T, conv uuid.UUID
 }
 
 // operatorsSeeItAllWithoutAToken checks health, readiness, the API document and the metrics, which
-// count the day's three messages.
+// count the day's five messages (three, a thread root and its reply).
 func (team e2eTeam) operatorsSeeItAllWithoutAToken(t *testing.T) {
 	ctx := t.Context()
 	health, err := team.anonymous.GetHealthWithResponse(ctx)
@@ -285,6 +352,6 @@ func (team e2eTeam) operatorsSeeItAllWithoutAToken(t *testing.T) {
 	require.Equal(t, "Parley API", (*doc.JSON200)["info"].(map[string]any)["title"])
 	metrics, err := team.anonymous.GetMetricsWithResponse(ctx)
 	require.NoError(t, err)
-	require.Contains(t, string(metrics.Body), `parley_http_requests_total{method="POST",route="/v1/conversations/{conversation_id}/messages",status="201"} 3`)
+	require.Contains(t, string(metrics.Body), `parley_http_requests_total{method="POST",route="/v1/conversations/{conversation_id}/messages",status="201"} 5`)
 	require.Contains(t, string(metrics.Body), "parley_db_pool_max_connections 4")
 }

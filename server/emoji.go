@@ -15,10 +15,11 @@ const maxEmojiBytes = 64
 
 var shortcodePattern = regexp.MustCompile(`^:[a-z0-9_+-]{1,32}:$`)
 
-// validEmoji reports whether s is one emoji, a single grapheme cluster that starts with a symbol
-// (emoji, flags' regional indicators and the like) or is a keycap sequence (1️⃣, #️⃣), or else a
-// shortcode such as :parrot:. Grapheme clusters are Unicode's (UAX #29), so a ZWJ family, a skin
-// tone or a flag is one emoji, and two emoji side by side are not.
+// validEmoji reports whether s is one emoji or a shortcode such as :parrot:. One emoji is a single
+// grapheme cluster (UAX #29: a ZWJ family, a skin tone or a flag is one, two emoji side by side are
+// not) that starts with a symbol, or with anything but an ASCII letter when an emoji presentation
+// selector or a keycap follows it (ℹ️, 〰️, 1️⃣). Emoji newer than Go's Unicode tables are symbols
+// of the emoji blocks, which are taken whole.
 func validEmoji(s string) bool {
 	if s == "" || len(s) > maxEmojiBytes || !utf8.ValidString(s) {
 		return false
@@ -31,9 +32,19 @@ func validEmoji(s string) bool {
 		return false
 	}
 	first, _ := utf8.DecodeRuneInString(cluster)
-	if unicode.Is(unicode.So, first) {
+	switch {
+	case unicode.IsControl(first) || unicode.IsSpace(first) || unicode.In(first, unicode.M, unicode.Cf) || first == utf8.RuneError:
+		return false
+	case first >= emojiBlocksStart && first <= emojiBlocksEnd:
+		return true
+	case first >= utf8.RuneSelf && unicode.In(first, unicode.So, unicode.Sm):
 		return true
 	}
-	const keycap = '\u20e3'
-	return strings.ContainsRune(cluster, keycap) && strings.ContainsRune("0123456789#*", first)
+	const presentationSelector, keycap = '\ufe0f', '\u20e3'
+	asciiLetter := first < utf8.RuneSelf && unicode.IsLetter(first)
+	return !asciiLetter && (strings.ContainsRune(cluster, presentationSelector) || strings.ContainsRune(cluster, keycap))
 }
+
+// The Unicode blocks from Mahjong Tiles to Symbols and Pictographs Extended-A, where new emoji are
+// assigned year after year.
+const emojiBlocksStart, emojiBlocksEnd = 0x1f000, 0x1faff
