@@ -143,9 +143,12 @@ func (h *Handlers) ListReactors(ctx context.Context, req apiserver.ListReactorsR
 	return apiserver.ListReactors200JSONResponse(page), nil
 }
 
-// A reactor cursor is the (created_at, user_id) of the last item of a page, opaque to clients.
+// A reactor cursor is the (created_at, user_id) of the last item of a page, opaque to clients and
+// named, so that a cursor of another route is refused.
+const reactorCursorKind = "reactors|"
+
 func encodeReactorCursor(created time.Time, userID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(created.UTC().Format(time.RFC3339Nano) + "|" + userID))
+	return base64.RawURLEncoding.EncodeToString([]byte(reactorCursorKind + created.UTC().Format(time.RFC3339Nano) + "|" + userID))
 }
 
 func decodeReactorCursor(cursor string) (time.Time, string, bool) {
@@ -153,8 +156,9 @@ func decodeReactorCursor(cursor string) (time.Time, string, bool) {
 	if err != nil {
 		return time.Time{}, "", false
 	}
-	ts, user, found := strings.Cut(string(raw), "|")
-	if !found || !userIDPattern.MatchString(user) {
+	rest, named := strings.CutPrefix(string(raw), reactorCursorKind)
+	ts, user, found := strings.Cut(rest, "|")
+	if !named || !found || !userIDPattern.MatchString(user) {
 		return time.Time{}, "", false
 	}
 	created, err := time.Parse(time.RFC3339Nano, ts)

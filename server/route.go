@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -139,6 +140,13 @@ func (o *operationRouter) resolve(next http.Handler) http.Handler {
 		var m routeMatch
 		route, params, err := o.router.FindRoute(r)
 		if err == nil {
+			// The router hands out path parameters as the request wrote them when it escaped
+			// more than it had to (%61lice); validation checks them decoded, as handlers get them.
+			for name, value := range params {
+				if decoded, err := url.PathUnescape(value); err == nil {
+					params[name] = decoded
+				}
+			}
 			m = routeMatch{op: o.byID[route.Operation.OperationID], route: route, pathParams: params}
 		} else {
 			m.err = err

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html"
 	"math"
@@ -11,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/apiserver"
@@ -45,6 +48,13 @@ func (h *Handlers) SearchMessages(ctx context.Context, req apiserver.SearchMessa
 		}
 	}
 	words, err := h.queries.SearchQueryWords(ctx, query)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == pgerrcode.InternalError ||
+		pgerrcode.IsDataException(pgErr.Code) || pgerrcode.IsProgramLimitExceeded(pgErr.Code)) {
+		// The statement only parses q, so such a refusal is q's doing: a run of 200 "-" nests
+		// more NOTs than the parser takes (XX000).
+		return nil, badRequest("invalid_query", "q is too complex to search for.")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parse search query: %w", err)
 	}
@@ -77,17 +87,22 @@ func (h *Handlers) SearchMessages(ctx context.Context, req apiserver.SearchMessa
 	return apiserver.SearchMessages200JSONResponse(page), nil
 }
 
-// snippetHTML turns the query's snippet, whose matches lie between \x01 and \x02 (characters the
-// query takes out of the body first), into HTML: the text escaped, the matches in <mark>.
+// snippetHTML turns the query's snippet into HTML: the text escaped, the body's own < > & (which
+// the query hands over as \x03 \x04 \x05) as entities, and the matches (between \x01 and \x02)
+// in <mark>.
 func snippetHTML(snippet string) string {
-	escaped := html.EscapeString(snippet)
-	return strings.NewReplacer("\x01", "<mark>", "\x02", "</mark>").Replace(escaped)
+	return snippetMarkup.Replace(html.EscapeString(snippet))
 }
 
-// A search cursor is the (rank, id) of the last hit of a page, opaque to clients. The rank is
-// written with as many digits as a float32 needs to come back exactly.
+var snippetMarkup = strings.NewReplacer("\x01", "<mark>", "\x02", "</mark>", "\x03", "&lt;", "\x04", "&gt;", "\x05", "&amp;")
+
+// A search cursor is the (rank, id) of the last hit of a page, opaque to clients and named, so
+// that a cursor of another route is refused. The rank is written with as many digits as a float32
+// needs to come back exactly.
+const searchCursorKind = "search|"
+
 func encodeSearchCursor(rank float32, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatFloat(float64(rank), 'g', -1, 32) + "|" + id.String()))
+	return base64.RawURLEncoding.EncodeToString([]byte(searchCursorKind + strconv.FormatFloat(float64(rank), 'g', -1, 32) + "|" + id.String()))
 }
 
 func decodeSearchCursor(cursor string) (float32, uuid.UUID, bool) {
@@ -95,8 +110,9 @@ func decodeSearchCursor(cursor string) (float32, uuid.UUID, bool) {
 	if err != nil {
 		return 0, uuid.UUID{}, false
 	}
-	rankText, idText, found := strings.Cut(string(raw), "|")
-	if !found {
+	rest, named := strings.CutPrefix(string(raw), searchCursorKind)
+	rankText, idText, found := strings.Cut(rest, "|")
+	if !named || !found {
 		return 0, uuid.UUID{}, false
 	}
 	rank, err := strconv.ParseFloat(rankText, 32)

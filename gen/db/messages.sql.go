@@ -303,7 +303,7 @@ func (q *Queries) MessageListReplies(ctx context.Context, arg MessageListReplies
 
 const messageSearch = `-- name: MessageSearch :many
 SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_msg_id, m.body, m.created_at, m.edited_at, m.deleted_at, m.ordinal, m.reply_to_seq, m.reply_count, m.last_reply_at, m.mentions, hit.rank::real AS rank,
-       ts_headline('english', translate(m.body, E'\x01\x02', ''), hit.query,
+       ts_headline('english', translate(m.body, E'<>&\x01\x02\x03\x04\x05', E'\x03\x04\x05'), hit.query,
                    E'StartSel=\x01, StopSel=\x02, MaxWords=30, MinWords=12')::text AS snippet
 FROM (
     SELECT candidate.id, candidate.rank, candidate.query FROM (
@@ -342,7 +342,9 @@ type MessageSearchRow struct {
 
 // Full-text search over the messages of the user's conversations (or one of them), best match
 // first, newer first among equals, keyset-paged by (rank, id). The snippet marks matches with
-// \x01 and \x02 (taken out of the body first), for the caller to escape the text around them.
+// \x01 and \x02, and has the body's < > & as \x03 \x04 \x05 (the headline would drop what
+// reads as a tag or an entity); those five are taken out of the body first, and the caller
+// escapes the text around them.
 func (q *Queries) MessageSearch(ctx context.Context, arg MessageSearchParams) ([]MessageSearchRow, error) {
 	rows, err := q.db.Query(ctx, messageSearch,
 		arg.Query,
