@@ -48,8 +48,11 @@ CREATE INDEX messages_deleted_idx ON messages (conversation_id, seq) WHERE delet
 -- A member's own messages after a read position (marking read, joining again).
 CREATE INDEX messages_sender_idx ON messages (conversation_id, sender_id, seq);
 -- Full-text search. English stems words and leaves out the most common ones, which keeps a
--- search for "the" from reading half the table; a tombstone's empty body matches nothing.
-CREATE INDEX messages_search_idx ON messages USING gin (to_tsvector('english', body));
+-- search for "the" from reading half the table; a tombstone's empty body matches nothing, and an
+-- edit re-indexes itself. The vector is stored: ranking reads it instead of parsing each
+-- candidate's body again (a third of the time of a search for a frequent word).
+ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('english', body)) STORED;
+CREATE INDEX messages_search_idx ON messages USING gin (search);
 
 -- Who is mentioned where, for the mentioned (the sender's own mention is not stored: their own
 -- message is never unread). Rows go when the message is deleted.
@@ -117,6 +120,7 @@ DROP TABLE blocks;
 DROP TABLE reactions;
 DROP TABLE mentions;
 DROP INDEX messages_search_idx;
+ALTER TABLE messages DROP COLUMN search;
 DROP INDEX messages_sender_idx;
 DROP INDEX messages_deleted_idx;
 DROP INDEX messages_replies_idx;

@@ -26,7 +26,7 @@ func (q *Queries) MentionDeleteForMessage(ctx context.Context, arg MentionDelete
 }
 
 const messageGetByClientID = `-- name: MessageGetByClientID :one
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions, search FROM messages
 WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3
 `
 
@@ -54,12 +54,13 @@ func (q *Queries) MessageGetByClientID(ctx context.Context, arg MessageGetByClie
 		&i.ReplyCount,
 		&i.LastReplyAt,
 		&i.Mentions,
+		&i.Search,
 	)
 	return i, err
 }
 
 const messageGetBySeq = `-- name: MessageGetBySeq :one
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages WHERE conversation_id = $1 AND seq = $2
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions, search FROM messages WHERE conversation_id = $1 AND seq = $2
 `
 
 type MessageGetBySeqParams struct {
@@ -85,21 +86,25 @@ func (q *Queries) MessageGetBySeq(ctx context.Context, arg MessageGetBySeqParams
 		&i.ReplyCount,
 		&i.LastReplyAt,
 		&i.Mentions,
+		&i.Search,
 	)
 	return i, err
 }
 
 const messageLatestPerConversation = `-- name: MessageLatestPerConversation :many
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
-WHERE id IN (
-    SELECT (SELECT l.id FROM messages l
-            WHERE l.conversation_id = ids.id AND l.deleted_at IS NULL
-            ORDER BY l.seq DESC LIMIT 1)
-    FROM unnest($1::uuid[]) AS ids(id))
+SELECT latest.id, latest.conversation_id, latest.seq, latest.sender_id, latest.client_msg_id, latest.body, latest.created_at, latest.edited_at, latest.deleted_at, latest.ordinal, latest.reply_to_seq, latest.reply_count, latest.last_reply_at, latest.mentions, latest.search
+FROM unnest($1::uuid[]) AS ids(id)
+CROSS JOIN LATERAL (
+    SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions, search FROM messages l
+    WHERE l.conversation_id = ids.id AND l.deleted_at IS NULL
+    ORDER BY l.seq DESC LIMIT 1
+) latest
 `
 
-// The newest message that is not deleted of each listed conversation: one short index scan per
-// conversation, however long its history.
+// The newest message that is not deleted of each listed conversation: one short backward index
+// scan per conversation, however long its history. (A lateral join has no other plan; a join of
+// ids to messages could get a generic plan, prepared while the table was small, that hashes it
+// whole.)
 func (q *Queries) MessageLatestPerConversation(ctx context.Context, conversationIds []uuid.UUID) ([]Message, error) {
 	rows, err := q.db.Query(ctx, messageLatestPerConversation, conversationIds)
 	if err != nil {
@@ -124,6 +129,7 @@ func (q *Queries) MessageLatestPerConversation(ctx context.Context, conversation
 			&i.ReplyCount,
 			&i.LastReplyAt,
 			&i.Mentions,
+			&i.Search,
 		); err != nil {
 			return nil, err
 		}
@@ -136,7 +142,7 @@ func (q *Queries) MessageLatestPerConversation(ctx context.Context, conversation
 }
 
 const messageListAfter = `-- name: MessageListAfter :many
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions, search FROM messages
 WHERE conversation_id = $1 AND seq > $2
   AND (NOT $3::boolean OR reply_to_seq IS NULL)
 ORDER BY seq
@@ -179,6 +185,7 @@ func (q *Queries) MessageListAfter(ctx context.Context, arg MessageListAfterPara
 			&i.ReplyCount,
 			&i.LastReplyAt,
 			&i.Mentions,
+			&i.Search,
 		); err != nil {
 			return nil, err
 		}
@@ -191,7 +198,7 @@ func (q *Queries) MessageListAfter(ctx context.Context, arg MessageListAfterPara
 }
 
 const messageListBefore = `-- name: MessageListBefore :many
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions, search FROM messages
 WHERE conversation_id = $1 AND seq < $2
   AND (NOT $3::boolean OR reply_to_seq IS NULL)
 ORDER BY seq DESC
@@ -235,6 +242,7 @@ func (q *Queries) MessageListBefore(ctx context.Context, arg MessageListBeforePa
 			&i.ReplyCount,
 			&i.LastReplyAt,
 			&i.Mentions,
+			&i.Search,
 		); err != nil {
 			return nil, err
 		}
@@ -247,7 +255,7 @@ func (q *Queries) MessageListBefore(ctx context.Context, arg MessageListBeforePa
 }
 
 const messageListReplies = `-- name: MessageListReplies :many
-SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions FROM messages
+SELECT id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions, search FROM messages
 WHERE conversation_id = $1 AND reply_to_seq = $2 AND seq > $3
 ORDER BY seq
 LIMIT $4
@@ -290,6 +298,7 @@ func (q *Queries) MessageListReplies(ctx context.Context, arg MessageListReplies
 			&i.ReplyCount,
 			&i.LastReplyAt,
 			&i.Mentions,
+			&i.Search,
 		); err != nil {
 			return nil, err
 		}
@@ -302,18 +311,18 @@ func (q *Queries) MessageListReplies(ctx context.Context, arg MessageListReplies
 }
 
 const messageSearch = `-- name: MessageSearch :many
-SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_msg_id, m.body, m.created_at, m.edited_at, m.deleted_at, m.ordinal, m.reply_to_seq, m.reply_count, m.last_reply_at, m.mentions, hit.rank::real AS rank,
+SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_msg_id, m.body, m.created_at, m.edited_at, m.deleted_at, m.ordinal, m.reply_to_seq, m.reply_count, m.last_reply_at, m.mentions, m.search, hit.rank::real AS rank,
        ts_headline('english', translate(m.body, E'<>&\x01\x02\x03\x04\x05', E'\x03\x04\x05'), hit.query,
                    E'StartSel=\x01, StopSel=\x02, MaxWords=30, MinWords=12')::text AS snippet
 FROM (
     SELECT candidate.id, candidate.rank, candidate.query FROM (
-        SELECT x.id, ts_rank(to_tsvector('english', x.body), q.query) AS rank, q.query
+        SELECT x.id, ts_rank(x.search, q.query) AS rank, q.query
         FROM messages x, websearch_to_tsquery('english', $1) AS q(query)
         WHERE x.conversation_id = ANY(ARRAY(
                 SELECT mb.conversation_id FROM members mb
                 WHERE mb.user_id = $2
                   AND ($3::uuid IS NULL OR mb.conversation_id = $3::uuid)))
-          AND to_tsvector('english', x.body) @@ q.query
+          AND x.search @@ q.query
           AND x.deleted_at IS NULL
     ) candidate
     WHERE $4::real IS NULL
@@ -376,6 +385,7 @@ func (q *Queries) MessageSearch(ctx context.Context, arg MessageSearchParams) ([
 			&i.Message.ReplyCount,
 			&i.Message.LastReplyAt,
 			&i.Message.Mentions,
+			&i.Message.Search,
 			&i.Rank,
 			&i.Snippet,
 		); err != nil {
@@ -416,7 +426,7 @@ func (q *Queries) MessageSendRefusal(ctx context.Context, arg MessageSendRefusal
 const messageSetBody = `-- name: MessageSetBody :one
 UPDATE messages SET body = $1, edited_at = now()
 WHERE conversation_id = $2 AND seq = $3
-RETURNING id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions
+RETURNING id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions, search
 `
 
 type MessageSetBodyParams struct {
@@ -443,6 +453,7 @@ func (q *Queries) MessageSetBody(ctx context.Context, arg MessageSetBodyParams) 
 		&i.ReplyCount,
 		&i.LastReplyAt,
 		&i.Mentions,
+		&i.Search,
 	)
 	return i, err
 }
@@ -450,7 +461,7 @@ func (q *Queries) MessageSetBody(ctx context.Context, arg MessageSetBodyParams) 
 const messageTombstone = `-- name: MessageTombstone :one
 UPDATE messages SET body = '', mentions = '{}', deleted_at = now()
 WHERE conversation_id = $1 AND seq = $2
-RETURNING id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions
+RETURNING id, conversation_id, seq, sender_id, client_msg_id, body, created_at, edited_at, deleted_at, ordinal, reply_to_seq, reply_count, last_reply_at, mentions, search
 `
 
 type MessageTombstoneParams struct {
@@ -477,6 +488,7 @@ func (q *Queries) MessageTombstone(ctx context.Context, arg MessageTombstonePara
 		&i.ReplyCount,
 		&i.LastReplyAt,
 		&i.Mentions,
+		&i.Search,
 	)
 	return i, err
 }

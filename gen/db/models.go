@@ -71,6 +71,7 @@ type Message struct {
 	ReplyCount     int32
 	LastReplyAt    *time.Time
 	Mentions       []string
+	Search         interface{}
 }
 
 type Outbox struct {
