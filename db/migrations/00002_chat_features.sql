@@ -87,30 +87,37 @@ CREATE TABLE blocks (
 CREATE INDEX blocks_blocked_idx ON blocks (blocked_id, user_id);
 
 -- Why sender may not send this message into conv now, or NULL when they may. MessageSend stores a
--- message only when it is NULL; after a refusal the same function says why.
+-- message only when it is NULL; after a refusal the same function says why. PL/pgSQL, not SQL: a
+-- SQL function with subqueries is never inlined and plans them again on every send, while
+-- PL/pgSQL keeps their plans for the session.
 -- +goose StatementBegin
 CREATE FUNCTION send_refusal(conv uuid, sender text, reply_to bigint, mentioned text[]) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT CASE
-        WHEN NOT EXISTS (SELECT 1 FROM members WHERE conversation_id = conv AND user_id = sender)
-            THEN 'not_member'
-        WHEN EXISTS (
-            SELECT 1 FROM conversations c
-            JOIN members o ON o.conversation_id = c.id AND o.user_id <> sender
-            JOIN blocks b ON (b.user_id = sender AND b.blocked_id = o.user_id)
-                          OR (b.user_id = o.user_id AND b.blocked_id = sender)
-            WHERE c.id = conv AND c.type = 'direct')
-            THEN 'blocked'
-        WHEN reply_to IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM messages r
-            WHERE r.conversation_id = conv AND r.seq = reply_to
-              AND r.reply_to_seq IS NULL AND r.deleted_at IS NULL)
-            THEN 'invalid_reply_target'
-        WHEN EXISTS (
-            SELECT 1 FROM unnest(mentioned) AS x(user_id)
-            WHERE NOT EXISTS (SELECT 1 FROM members WHERE conversation_id = conv AND user_id = x.user_id))
-            THEN 'invalid_mention'
-    END
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM members WHERE conversation_id = conv AND user_id = sender) THEN
+        RETURN 'not_member';
+    END IF;
+    IF EXISTS (
+        SELECT 1 FROM conversations c
+        JOIN members o ON o.conversation_id = c.id AND o.user_id <> sender
+        JOIN blocks b ON (b.user_id = sender AND b.blocked_id = o.user_id)
+                      OR (b.user_id = o.user_id AND b.blocked_id = sender)
+        WHERE c.id = conv AND c.type = 'direct') THEN
+        RETURN 'blocked';
+    END IF;
+    IF reply_to IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM messages r
+        WHERE r.conversation_id = conv AND r.seq = reply_to
+          AND r.reply_to_seq IS NULL AND r.deleted_at IS NULL) THEN
+        RETURN 'invalid_reply_target';
+    END IF;
+    IF EXISTS (
+        SELECT 1 FROM unnest(mentioned) AS x(user_id)
+        WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = conv AND m.user_id = x.user_id)) THEN
+        RETURN 'invalid_mention';
+    END IF;
+    RETURN NULL;
+END
 $$;
 -- +goose StatementEnd
 
