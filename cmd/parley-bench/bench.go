@@ -33,11 +33,15 @@ type bench struct {
 	convs  []*benchConv // by conversation index
 	open   []*benchConn // every connection started, closed by close()
 
-	latency          *histogram // send→deliver of messages sent within the window
-	post             *histogram // POST latency of sends started within the window
+	latency          *histogram // send→deliver of messages sent within the window (reactions: PUT→deliver)
+	post             *histogram // POST latency of sends started within the window (reactions: PUT)
 	winStart, winEnd atomic.Int64
 	sendSeq          atomic.Int64
 	stats            benchStats
+	corpus           *corpus // search, list: what the seeded messages say
+	// reactedAt is when each user's reaction PUT started (unix nanos), by user id; the map is
+	// filled before any connection starts and only read afterwards (reactions).
+	reactedAt map[string]*atomic.Int64
 
 	mu         sync.Mutex
 	closeCodes map[string]int
@@ -48,13 +52,15 @@ type bench struct {
 
 type benchStats struct {
 	eventFrames, messages, setupEvents, unexpected atomic.Int64
+	reactionEvents                                 atomic.Int64
 	gaps, dups, resyncs, errorFrames, badFrames    atomic.Int64
 	serverCloses                                   atomic.Int64
 	sentOK, sentErr, windowOK, windowErr           atomic.Int64
 }
 
 // benchConv is one conversation of the run. base is its last seq once set up; final its last seq
-// after the senders stopped.
+// after the senders stopped; held how many messages it held when found (search and list, which
+// reuse what an earlier run of the same id seeded).
 type benchConv struct {
 	index   int
 	id      uuid.UUID
@@ -62,6 +68,7 @@ type benchConv struct {
 	members []int
 	base    int64
 	final   atomic.Int64
+	held    int64
 }
 
 func newBench(cfg benchConfig, stdout, stderr io.Writer) (*bench, error) {
@@ -91,17 +98,13 @@ func newBench(cfg benchConfig, stdout, stderr io.Writer) (*bench, error) {
 		b.api = append(b.api, client)
 		b.wsURLs = append(b.wsURLs, "ws"+strings.TrimPrefix(u, "http")+"/v1/ws")
 	}
-	users := max(cfg.conns, cfg.convs)
+	users, members := layout(cfg)
 	if err := b.mintTokens(users); err != nil {
 		return nil, err
 	}
 	b.convs = make([]*benchConv, cfg.convs)
 	for j := range b.convs {
-		b.convs[j] = &benchConv{index: j}
-	}
-	for k := range users {
-		conv := b.convs[k%cfg.convs]
-		conv.members = append(conv.members, k)
+		b.convs[j] = &benchConv{index: j, members: members[j]}
 	}
 	return b, nil
 }
@@ -144,6 +147,12 @@ func (b *bench) run(ctx context.Context) error {
 		return b.runSends(ctx)
 	case "soak":
 		return b.runSoak(ctx)
+	case "search":
+		return b.runSearch(ctx)
+	case "list":
+		return b.runList(ctx)
+	case "reactions":
+		return b.runReactions(ctx)
 	default:
 		return b.runResume(ctx)
 	}

@@ -36,6 +36,10 @@ type benchConfig struct {
 	dialConcurrency  int
 	bodyBytes        int
 	runID            string
+	seed             int64 // search: messages to seed
+	unread           int   // list: unread messages in each conversation
+	readers          int   // search, list: concurrent requests
+	markRead         bool  // list: the reader reads everything before the window
 	// durationSet and warmupSet say the flags were given, so that soak's longer defaults apply
 	// only when they were not.
 	durationSet, warmupSet bool
@@ -63,9 +67,9 @@ func parseURLs(list string) ([]string, error) {
 // fillDefaults applies the mode's defaults and refuses what cannot be run.
 func (c *benchConfig) fillDefaults() error {
 	switch c.mode {
-	case "idle", "fanout", "sends", "resume", "soak":
+	case "idle", "fanout", "sends", "resume", "soak", "search", "list", "reactions":
 	default:
-		return fmt.Errorf("--mode %q: want idle, fanout, sends, resume or soak", c.mode)
+		return fmt.Errorf("--mode %q: want idle, fanout, sends, resume, soak, search, list or reactions", c.mode)
 	}
 	for _, step := range []func() error{c.fillTimes, c.fillConns, c.fillRate, c.checkRest, c.fillRunID} {
 		if err := step(); err != nil {
@@ -104,6 +108,9 @@ func (c *benchConfig) fillTimes() error {
 
 // fillConns picks the mode's numbers of connections and conversations.
 func (c *benchConfig) fillConns() error {
+	if c.mode == "search" || c.mode == "list" {
+		return c.fillReaderConvs()
+	}
 	if c.conns < 0 {
 		switch c.mode {
 		case "sends":
@@ -112,12 +119,20 @@ func (c *benchConfig) fillConns() error {
 			c.conns = 100
 		case "soak":
 			c.conns = 200
+		case "reactions":
+			c.conns = 500
 		default:
 			c.conns = 1000
 		}
 	}
 	if c.conns == 0 && c.mode != "sends" {
 		return fmt.Errorf("--conns: mode %s needs at least one connection", c.mode)
+	}
+	if c.mode == "reactions" {
+		if c.convs > 1 {
+			return errors.New("--convs: reactions uses one conversation of --conns members")
+		}
+		c.convs = 1
 	}
 	if c.convs <= 0 {
 		switch {
@@ -135,6 +150,19 @@ func (c *benchConfig) fillConns() error {
 	return nil
 }
 
+// fillReaderConvs picks the conversations of search and list, which connect no WebSockets: 1,000
+// for search (the reader in 50 of them) and 50 for list (the reader in all).
+func (c *benchConfig) fillReaderConvs() error {
+	if c.conns > 0 {
+		return fmt.Errorf("--conns: mode %s makes no WebSocket connections", c.mode)
+	}
+	c.conns = 0
+	if c.convs <= 0 {
+		c.convs = map[string]int{"search": 1000, "list": 50}[c.mode]
+	}
+	return nil
+}
+
 // fillRate picks the mode's send rate and number of senders.
 func (c *benchConfig) fillRate() error {
 	if c.rate < 0 {
@@ -144,14 +172,16 @@ func (c *benchConfig) fillRate() error {
 			c.rate = 200
 		case "soak":
 			c.rate = 50
+		case "reactions":
+			c.rate = float64(c.conns) // every member reacts within one second
 		}
 	}
-	if (c.mode == "fanout" || c.mode == "soak") && c.rate == 0 {
+	if (c.mode == "fanout" || c.mode == "soak" || c.mode == "reactions") && c.rate == 0 {
 		return fmt.Errorf("--rate: %s needs a send rate (messages per second)", c.mode)
 	}
 	if c.senders <= 0 {
 		switch c.mode {
-		case "sends":
+		case "sends", "search", "list", "reactions":
 			c.senders = 64
 		case "resume":
 			c.senders = 16
@@ -165,6 +195,12 @@ func (c *benchConfig) fillRate() error {
 func (c *benchConfig) checkRest() error {
 	if c.missed < 1 && c.mode == "resume" {
 		return errors.New("--missed: at least 1")
+	}
+	if c.seed < 0 || c.unread < 0 {
+		return errors.New("--seed, --unread: at least 0")
+	}
+	if c.readers < 1 && (c.mode == "search" || c.mode == "list") {
+		return errors.New("--readers: at least 1")
 	}
 	if c.dialConcurrency < 1 {
 		return errors.New("--dial-concurrency: at least 1")
@@ -186,7 +222,7 @@ func (c *benchConfig) fillRunID() error {
 		c.runID = "b" + hex.EncodeToString(raw)
 	}
 	// user ids are bench-<run id>-u<k>; keep them within the API's 128 characters
-	if err := devtoken.CheckUserID(c.userID(c.conns + c.convs)); err != nil || len(c.runID) > 64 {
+	if err := devtoken.CheckUserID(c.userID(c.conns + c.convs + 1)); err != nil || len(c.runID) > 64 {
 		return fmt.Errorf("--run-id %q: want up to 64 of [A-Za-z0-9._:@-]", c.runID)
 	}
 	return nil

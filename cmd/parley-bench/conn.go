@@ -42,6 +42,7 @@ type benchConn struct {
 	closeErr    error
 
 	gaps, dups, events atomic.Int64
+	reactions          atomic.Int64 // reaction.added events, each counted once
 }
 
 // connConv is what one connection knows of one conversation.
@@ -273,11 +274,26 @@ func (c *benchConn) event(ev benchEvent, now time.Time) {
 	}
 	cc.lastSeen.Store(ev.seq)
 	c.events.Add(1)
+	if ev.reactor != nil {
+		c.reaction(ev.reactor, now)
+		return
+	}
 	if !ev.message {
 		return
 	}
 	st.messages.Add(1)
 	if ev.sentAt > 0 && c.b.inWindow(ev.sentAt) {
 		c.b.latency.record(time.Duration(now.UnixNano() - ev.sentAt))
+	}
+}
+
+// reaction counts a reaction.added event and records its PUT→deliver latency.
+func (c *benchConn) reaction(user []byte, now time.Time) {
+	c.reactions.Add(1)
+	c.b.stats.reactionEvents.Add(1)
+	if at := c.b.reactedAt[string(user)]; at != nil {
+		if t := at.Load(); t > 0 {
+			c.b.latency.record(time.Duration(now.UnixNano() - t))
+		}
 	}
 }

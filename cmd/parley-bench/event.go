@@ -20,8 +20,9 @@ func frameType(data []byte) string {
 type benchEvent struct {
 	conv    []byte
 	seq     int64
-	message bool  // a message.created event
-	sentAt  int64 // unix nanos from the message body, 0 when absent
+	message bool   // a message.created event
+	sentAt  int64  // unix nanos from the message body, 0 when absent
+	reactor []byte // the user of a reaction.added event, nil for any other
 }
 
 // parseEvent reads an event payload without decoding it all: at tens of thousands of frames a
@@ -53,6 +54,12 @@ func parseEvent(payload []byte) (benchEvent, bool) {
 			ev.sentAt = sentAtFromBody(body)
 		}
 	}
+	if string(typ) == "reaction.added" {
+		// the reaction's user_id: the only user_id of the event (its author is actor_id)
+		if ev.reactor, ok = stringField(payload, `"user_id"`); !ok {
+			return parseEventSlow(payload)
+		}
+	}
 	return ev, true
 }
 
@@ -64,6 +71,9 @@ func parseEventSlow(payload []byte) (benchEvent, bool) {
 		Message        *struct {
 			Body string `json:"body"`
 		} `json:"message"`
+		Reaction *struct {
+			UserID string `json:"user_id"`
+		} `json:"reaction"`
 	}
 	if err := json.Unmarshal(payload, &e); err != nil || e.ConversationID == "" || e.Seq < 1 {
 		return benchEvent{}, false
@@ -71,6 +81,9 @@ func parseEventSlow(payload []byte) (benchEvent, bool) {
 	ev := benchEvent{conv: []byte(e.ConversationID), seq: e.Seq, message: e.Type == "message.created"}
 	if ev.message && e.Message != nil {
 		ev.sentAt = sentAtFromBody([]byte(e.Message.Body))
+	}
+	if e.Type == "reaction.added" && e.Reaction != nil {
+		ev.reactor = []byte(e.Reaction.UserID)
 	}
 	return ev, true
 }

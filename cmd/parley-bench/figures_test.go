@@ -42,8 +42,9 @@ func TestBenchParseEventMatchesFullDecode(t *testing.T) {
 		`", "sender_id": "bench-x-u1", "created_at": "2026-11-27T10:00:00Z", "client_msg_id": "c-1", "conversation_id": "` + conv.String() +
 		`"}, "actor_id": "bench-x-u1", "created_at": "2026-11-27T10:00:00Z", "conversation_id": "` + conv.String() + `"}`
 	member := `{"conversation_id":"` + conv.String() + `","seq":3,"type":"member.added","actor_id":"a","created_at":"2026-11-27T10:00:00Z","member":{"user_id":"b","role":"member","joined_at":"2026-11-27T10:00:00Z","last_read_seq":0}}`
+	reaction := `{"seq": 44, "type": "reaction.added", "actor_id": "bench-x-u7", "reaction": {"emoji": "👍", "user_id": "bench-x-u7", "message_seq": 42}, "created_at": "2026-11-27T10:00:00Z", "conversation_id": "` + conv.String() + `"}`
 
-	for name, p := range map[string]string{"go": string(payload), "jsonb": jsonb, "member": member} {
+	for name, p := range map[string]string{"go": string(payload), "jsonb": jsonb, "member": member, "reaction": reaction} {
 		fast, ok := parseEvent([]byte(p))
 		require.True(t, ok, name)
 		slow, ok := parseEventSlow([]byte(p))
@@ -58,6 +59,11 @@ func TestBenchParseEventMatchesFullDecode(t *testing.T) {
 	ev, _ = parseEvent([]byte(member))
 	require.False(t, ev.message)
 	require.Equal(t, int64(3), ev.seq)
+	require.Nil(t, ev.reactor)
+	ev, _ = parseEvent([]byte(reaction))
+	require.False(t, ev.message)
+	require.Equal(t, int64(44), ev.seq, "the event's seq, not the reacted message's")
+	require.Equal(t, "bench-x-u7", string(ev.reactor))
 
 	require.Len(t, messageBody(sentAt, 64), 64)
 	require.Equal(t, sentAt, sentAtFromBody([]byte(messageBody(sentAt, 10))))

@@ -1,6 +1,7 @@
 // Command parley-bench is Parley's load tool: it drives one or more running servers with
-// WebSocket connections and HTTP sends (modes idle, fanout, sends, resume and soak) and reports
-// latency, throughput, delivery correctness and the servers' own figures. It speaks only the
+// WebSocket connections and HTTP requests (modes idle, fanout, sends, resume, soak, search, list
+// and reactions) and reports latency, throughput, delivery correctness and the servers' own
+// figures. It speaks only the
 // HTTP and WebSocket contract, so it links none of the server.
 package main
 
@@ -61,6 +62,26 @@ Modes:
           every --interval print the servers' RSS, goroutines, open fds and outbox backlog, and
           at the end compare the first sample after the warm-up with the last: "flat" or
           "growing". Leaks show as growth under a load that does not change.
+  search  seed --seed messages (default 1,000,000) of chat-like English into --convs (default
+          1,000) group conversations through the send route, --senders (default 64) at a time;
+          the reader (user u0) is a member of 50 of them. Then --readers (default 4) search as
+          the reader (GET /v1/messages/search?q=...&limit=20) for --duration after --warmup:
+          one or two words drawn by their frequency in the corpus, rare words, and phrases.
+          Reports latency per kind of query and hits per page.
+  list    the reader (u0) is in --convs (default 50) conversations, each holding --unread
+          (default 10,000) messages from another member; --readers list the reader's
+          conversations (GET /v1/conversations?limit=50) for --duration after --warmup. Reports
+          latency and checks every page's unread counts. With --mark-read the reader first marks
+          every conversation read: the same messages, none unread.
+  reactions  --conns (default 500) members of one conversation connect; one message is sent,
+          then every member reacts to it (PUT .../reactions/{emoji}, a few emoji) at --rate
+          (default: all within one second), --senders at a time. Checks that every reaction is
+          stored and that every connection got every reaction.added once, in seq order; reports
+          the PUT latency and PUT->deliver latency.
+
+search and list seed through the API and reuse what an earlier run seeded: with the same
+--run-id, conversations found with their messages are not seeded again (only what they lack is
+sent), so a second measurement of the same database starts at once.
 
 Every connection checks its conversations' seqs: each must arrive once, in order, without gap.
 The exit status is non-zero when a delivery was lost, duplicated or out of order.
@@ -82,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	registerFlags(fs, &cfg, &fv)
 	cmd := &ffcli.Command{
 		ShortUsage: "parley-bench [flags]",
-		ShortHelp:  "Load running Parley servers: connections, fan-out latency, sends/s, resume, soak.",
+		ShortHelp:  "Load running Parley servers: connections, fan-out latency, sends/s, resume, soak, search, list, reactions.",
 		LongHelp:   longHelp,
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("PARLEY")},
@@ -110,11 +131,11 @@ func registerFlags(fs *flag.FlagSet, cfg *benchConfig, fv *flagValues) {
 	fs.StringVar(&fv.issuer, "jwt-issuer", "", "token issuer (iss), when the servers require one")
 	fs.StringVar(&fv.audience, "jwt-audience", "", "token audience (aud), when the servers require one")
 	fs.BoolVar(&fv.dev, "dev", false, "without --jwt-secret, sign with the local development secret that 'parley serve --dev' verifies")
-	fs.StringVar(&cfg.mode, "mode", "fanout", "what to measure: idle, fanout, sends, resume or soak (see above)")
-	fs.IntVar(&cfg.conns, "conns", -1, "WebSocket connections, one user each (default: 1000; resume: 100; soak: 200; sends: 0)")
-	fs.IntVar(&cfg.convs, "convs", 0, "conversations; user k is a member of conversation k mod convs (default: conns/50, at least 1; soak: conns/10; sends: 100)")
-	fs.Float64Var(&cfg.rate, "rate", -1, "messages per second sent through the HTTP API, spread over the conversations (default: fanout 200; soak 50; sends and resume 0 = as fast as the senders go)")
-	fs.IntVar(&cfg.senders, "senders", 0, "concurrent HTTP senders sharing the rate limiter (default: fanout rate/20 within 8..128; sends 64; resume 16)")
+	fs.StringVar(&cfg.mode, "mode", "fanout", "what to measure: idle, fanout, sends, resume, soak, search, list or reactions (see above)")
+	fs.IntVar(&cfg.conns, "conns", -1, "WebSocket connections, one user each (default: 1000; resume: 100; soak: 200; reactions: 500; sends, search, list: 0)")
+	fs.IntVar(&cfg.convs, "convs", 0, "conversations; user k is a member of conversation k mod convs (default: conns/50, at least 1; soak: conns/10; sends: 100; search: 1000; list: 50; reactions: 1)")
+	fs.Float64Var(&cfg.rate, "rate", -1, "messages per second sent through the HTTP API, spread over the conversations (default: fanout 200; soak 50; sends and resume 0 = as fast as the senders go); reactions: reactions per second (default --conns)")
+	fs.IntVar(&cfg.senders, "senders", 0, "concurrent HTTP senders sharing the rate limiter (default: fanout rate/20 within 8..128; sends, search and list seeding, reactions 64; resume 16)")
 	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "length of the measured window (idle: how long connections are held); at most 10m (soak: default 2m, at most 2h)")
 	fs.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "before the window: sending without recording (fanout, sends, soak: default 15s), or settling before the RSS is read (idle)")
 	fs.DurationVar(&cfg.drain, "drain", 15*time.Second, "after the window, how long to wait for deliveries still on their way")
@@ -122,7 +143,11 @@ func registerFlags(fs *flag.FlagSet, cfg *benchConfig, fv *flagValues) {
 	fs.IntVar(&cfg.missed, "missed", 50, "resume: messages sent into each conversation while its members are disconnected")
 	fs.IntVar(&cfg.dialConcurrency, "dial-concurrency", 200, "WebSocket handshakes in flight at once")
 	fs.IntVar(&cfg.bodyBytes, "body-bytes", 64, "length of each message body: the send time (t=<unix nanos>) padded to this")
-	fs.StringVar(&cfg.runID, "run-id", "", "prefix of this run's user ids and client message ids (default: random)")
+	fs.StringVar(&cfg.runID, "run-id", "", "prefix of this run's user ids and client message ids (default: random); search and list reuse what a run of the same id seeded")
+	fs.Int64Var(&cfg.seed, "seed", 1_000_000, "search: messages to seed, message i into conversation i mod --convs")
+	fs.IntVar(&cfg.unread, "unread", 10_000, "list: messages from others, unread by the reader, in each of its conversations")
+	fs.IntVar(&cfg.readers, "readers", 4, "search, list: concurrent requests during the warm-up and the window")
+	fs.BoolVar(&cfg.markRead, "mark-read", false, "list: before measuring, the reader marks every conversation read (for or against the same conversations unread)")
 }
 
 // fromFlags completes the configuration from the parsed flags: the servers' URLs, the signing

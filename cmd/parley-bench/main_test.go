@@ -30,15 +30,19 @@ func runBench(t *testing.T, args ...string) (string, error) {
 func TestBenchRefusesWhatItCannotRun(t *testing.T) {
 	t.Setenv("PARLEY_JWT_SECRET", "a-secret-from-the-environment-32b")
 	for args, want := range map[string]string{
-		"--duration 11m":           "at most 10m",
-		"--mode storm":             "want idle, fanout, sends, resume or soak",
-		"--conns 10 --convs 20":    "at most --conns",
-		"--mode idle --conns 0":    "at least one connection",
-		"--url ftp://x":            "want http(s)://host:port",
-		"--mode fanout --rate 0":   "needs a send rate",
-		"--run-id has/slash":       "--run-id",
-		"--body-bytes 5000":        "at most 4000",
-		"--mode resume --missed 0": "at least 1",
+		"--duration 11m":             "at most 10m",
+		"--mode storm":               "want idle, fanout, sends, resume, soak, search, list or reactions",
+		"--conns 10 --convs 20":      "at most --conns",
+		"--mode idle --conns 0":      "at least one connection",
+		"--url ftp://x":              "want http(s)://host:port",
+		"--mode fanout --rate 0":     "needs a send rate",
+		"--run-id has/slash":         "--run-id",
+		"--body-bytes 5000":          "at most 4000",
+		"--mode resume --missed 0":   "at least 1",
+		"--mode search --conns 5":    "makes no WebSocket connections",
+		"--mode list --unread -1":    "at least 0",
+		"--mode search --readers 0":  "--readers",
+		"--mode reactions --convs 2": "one conversation",
 	} {
 		_, err := runBench(t, strings.Fields(args)...)
 		require.ErrorContains(t, err, want, args)
@@ -52,7 +56,7 @@ func TestBenchRefusesWhatItCannotRun(t *testing.T) {
 	require.ErrorContains(t, err, "want idle, fanout", "--dev signs with the local development secret")
 
 	out, _ := runBench(t, "--help")
-	for _, flag := range []string{"-url", "-jwt-secret", "-mode", "-conns", "-convs", "-rate", "-senders", "-duration", "-warmup", "-missed", "PARLEY_", "idle", "fanout", "sends", "resume"} {
+	for _, flag := range []string{"-url", "-jwt-secret", "-mode", "-conns", "-convs", "-rate", "-senders", "-duration", "-warmup", "-missed", "-seed", "-unread", "-readers", "PARLEY_", "idle", "fanout", "sends", "resume", "search", "list", "reactions"} {
 		require.Contains(t, out, flag)
 	}
 }
@@ -101,4 +105,49 @@ func TestBenchAgainstServer(t *testing.T) {
 
 	out = bench("--mode", "sends", "--senders", "4", "--convs", "3", "--duration", "500ms", "--warmup", "100ms")
 	require.Regexp(t, `durable sends\s+[1-9]\d* \(`, out)
+}
+
+// TestBenchChatFeatures runs the search, list and reactions modes, small, against a real server.
+func TestBenchChatFeatures(t *testing.T) {
+	const secret = "bench-test-secret-bench-test-secret"
+	url := startBenchServer(t, secret)
+
+	bench := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		args = append([]string{"--url", url, "--jwt-secret", secret}, args...)
+		err := run(context.Background(), args, &stdout, &stderr)
+		require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		return stdout.String()
+	}
+
+	// 55 conversations, the reader in 50 of them; then the same run id again, which finds them
+	// seeded and sends nothing.
+	search := []string{"--mode", "search", "--run-id", "t-search", "--convs", "55", "--seed", "220", "--readers", "2", "--duration", "300ms", "--warmup", "0s"}
+	out := bench(search...)
+	require.Regexp(t, `seeded\s+220 messages`, out)
+	require.Regexp(t, `messages held\s+220 \(200 in the reader's conversations\)`, out)
+	require.Regexp(t, `search latency p95\s+\d`, out)
+	require.Regexp(t, `searches in window\s+[1-9]\d* \(\d+/s\), errors 0`, out)
+	require.Regexp(t, `hits outside the reader's conversations\s+0`, out)
+	out = bench(search...)
+	require.Regexp(t, `conversations\s+55 \(55 found`, out)
+	require.Regexp(t, `seeded\s+nothing to send`, out)
+
+	// The same conversations unread, then read.
+	list := []string{"--mode", "list", "--run-id", "t-list", "--convs", "3", "--unread", "4", "--readers", "2", "--duration", "300ms", "--warmup", "0s"}
+	out = bench(list...)
+	require.Regexp(t, `reader's conversations\s+3, each with 4–4 unread messages from another member \(12 messages in all\)`, out)
+	require.Regexp(t, `list latency p99\s+\d`, out)
+	require.Regexp(t, `pages with wrong conversations or unread counts\s+0`, out)
+	out = bench(append(list, "--mark-read")...)
+	require.Regexp(t, `reader's conversations\s+3, each with 0–0 unread messages from another member \(12 messages in all\)`, out)
+	require.Regexp(t, `pages with wrong conversations or unread counts\s+0`, out)
+
+	out = bench("--mode", "reactions", "--conns", "12", "--rate", "100")
+	require.Regexp(t, `reactions stored\s+12 in the message's counts`, out)
+	require.Regexp(t, `reaction.added received\s+144 \(want 144`, out)
+	require.Regexp(t, `connections without every reaction.added once\s+0`, out)
+	require.Regexp(t, `reaction PUT→deliver latency p99\s+\d`, out)
+	require.Regexp(t, `delivery check\s+ok`, out)
 }

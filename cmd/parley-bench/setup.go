@@ -87,8 +87,12 @@ func (b *bench) fetchFinals(ctx context.Context) error {
 
 // waitOutbox waits until no server has events waiting in the outbox, then a little longer for the
 // hubs to hand them out.
-func (b *bench) waitOutbox(ctx context.Context) error {
-	deadline := time.Now().Add(60 * time.Second)
+func (b *bench) waitOutbox(ctx context.Context) error { return b.waitOutboxWithin(ctx, 60*time.Second) }
+
+// waitOutboxWithin is waitOutbox with its own deadline: after a long seeding the outbox may be
+// minutes behind.
+func (b *bench) waitOutboxWithin(ctx context.Context, within time.Duration) error {
+	deadline := time.Now().Add(within)
 	for {
 		samples, err := b.scrapeAll(ctx)
 		if err != nil {
@@ -106,7 +110,7 @@ func (b *bench) waitOutbox(ctx context.Context) error {
 			return sleepCtx(ctx, 300*time.Millisecond)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("outbox still holds %.0f events after 60 s", pending)
+			return fmt.Errorf("outbox still holds %.0f events after %s", pending, within)
 		}
 		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 			return err
