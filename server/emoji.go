@@ -32,6 +32,9 @@ func validEmoji(s string) bool {
 		return false
 	}
 	first, _ := utf8.DecodeRuneInString(cluster)
+	if !wellFormedSequence(cluster, first) {
+		return false
+	}
 	switch {
 	case unicode.IsControl(first) || unicode.IsSpace(first) || unicode.In(first, unicode.M, unicode.Cf) || first == utf8.RuneError:
 		return false
@@ -43,6 +46,27 @@ func validEmoji(s string) bool {
 	const presentationSelector, keycap = '\ufe0f', '\u20e3'
 	asciiLetter := first < utf8.RuneSelf && unicode.IsLetter(first)
 	return !asciiLetter && (strings.ContainsRune(cluster, presentationSelector) || strings.ContainsRune(cluster, keycap))
+}
+
+// wellFormedSequence refuses what would ride along inside an emoji and make a look-alike of it
+// that counts apart: a joiner with nothing after it (👍 + ZWJ), and tag characters anywhere but in
+// a subdivision flag (🏴 + up to six tag letters or digits + cancel tag).
+func wellFormedSequence(cluster string, first rune) bool {
+	const zwj, blackFlag, cancelTag = '\u200d', '\U0001f3f4', '\U000e007f'
+	last, _ := utf8.DecodeLastRuneInString(cluster)
+	if last == zwj {
+		return false
+	}
+	tags := 0
+	for _, r := range cluster {
+		if r >= 0xe0000 && r <= 0xe007f {
+			tags++
+		}
+	}
+	if tags == 0 {
+		return true
+	}
+	return first == blackFlag && last == cancelTag && tags >= 3 && tags <= 7
 }
 
 // The Unicode blocks from Mahjong Tiles to Symbols and Pictographs Extended-A, where new emoji are

@@ -82,6 +82,14 @@ func validEmojiCases() []emojiCase {
 		{"ShortcodeDigits", ":100:", true},
 		{"ShortcodeOneChar", ":a:", true},
 		{"Shortcode32Chars", ":" + strings.Repeat("a", 32) + ":", true},
+
+		// Look-alikes of one emoji that would count apart from it.
+		{"TrailingJoiner", "👍\u200d", false},
+		{"TagsOnAThumb", "👍\U000e0068\U000e0069\U000e007f", false},
+		{"FlagWithHiddenText", "🏴" + strings.Repeat("\U000e0061", 12) + "\U000e007f", false},
+		{"FlagTagsWithoutCancel", "🏴\U000e0067\U000e0062\U000e0073", false},
+
+		// Not shortcodes.
 		{"ShortcodeUppercase", ":Parrot:", false},
 		{"ShortcodeEmpty", "::", false},
 		{"ShortcodeColon", ":", false},
