@@ -86,14 +86,15 @@ func mentionList(mentions *[]api.UserID) ([]string, error) {
 	if mentions == nil {
 		return []string{}, nil
 	}
-	out := make([]string, 0, len(*mentions))
+	out := make([]string, 0, min(len(*mentions), maxMentions))
 	for _, m := range *mentions {
-		if !slices.Contains(out, m) {
-			out = append(out, m)
+		if slices.Contains(out, m) {
+			continue
 		}
-	}
-	if len(out) > maxMentions {
-		return nil, errInvalidMention
+		if len(out) == maxMentions {
+			return nil, errInvalidMention // one more than allowed: no need to read on
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }

@@ -64,24 +64,7 @@ func (b *bench) dialAll(ctx context.Context, conns []*benchConn, resume func(*be
 // logProgress logs how many of total handshakes are done every 2 s until the returned stop is
 // called; stop waits for the logger to end.
 func (b *bench) logProgress(done *atomic.Int64, total int) (stop func()) {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(2 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				b.logf("connected %d/%d", done.Load(), total)
-			}
-		}
-	})
-	return func() {
-		close(quit)
-		wg.Wait()
-	}
+	return b.every(2*time.Second, func() { b.logf("connected %d/%d", done.Load(), total) })
 }
 
 // logDialErrors logs the kinds of handshake failure, with their counts; the first five kinds.
