@@ -245,6 +245,8 @@ func (h *Handlers) UpdateConversation(ctx context.Context, req apiserver.UpdateC
 			if err != nil {
 				return api.Event{}, fmt.Errorf("set title: %w", err)
 			}
+			// The conversation as of this event: the row is locked, so its seq is the next one.
+			updated.LastSeq++
 			c := conversationOut(updated)
 			return api.Event{Conversation: &c}, nil
 		})

@@ -126,36 +126,29 @@ func (h *Handlers) messageForMember(ctx context.Context, conversationID uuid.UUI
 	return msg, noRowsAs(err, errMessageNotFound, "get message")
 }
 
-// appendEvent takes the conversation's next seq and records the event that change makes, with its
-// outbox row, in the caller's transaction; build makes the event's payload. Wake the outbox once
-// the transaction has committed. Such changes do not move the conversation up the list; new
-// messages, which do, are stored by MessageSend.
+// appendEvent records the event a change makes, with the conversation's next seq and its outbox
+// row, in the caller's transaction (EventAppend: one round trip); build makes the event's
+// payload. Wake the outbox once the transaction has committed. Such changes do not move the
+// conversation up the list; new messages, which do, are stored by MessageSend.
 func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, actorID string, eventType api.EventType, build func() (api.Event, error)) error {
-	seq, err := q.ConversationNextSeq(ctx, conversationID)
-	if err != nil {
-		return fmt.Errorf("next seq: %w", err)
-	}
 	event, err := build()
 	if err != nil {
 		return err
 	}
 	event.ConversationId = conversationID
-	event.Seq = seq
 	event.Type = eventType
 	event.ActorId = actorID
 	event.CreatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	// The seq is not known yet: the query writes it into the payload.
 	payload, err := json.Marshal(event)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	if err := q.EventInsert(ctx, db.EventInsertParams{
-		ConversationID: conversationID, Seq: seq, Type: string(eventType), ActorID: actorID,
+	if _, err := q.EventAppend(ctx, db.EventAppendParams{
+		ConversationID: conversationID, Type: string(eventType), ActorID: actorID,
 		CreatedAt: event.CreatedAt, Payload: payload,
 	}); err != nil {
-		return fmt.Errorf("insert event: %w", err)
-	}
-	if err := q.OutboxInsert(ctx, db.OutboxInsertParams{ConversationID: conversationID, Seq: seq}); err != nil {
-		return fmt.Errorf("insert outbox: %w", err)
+		return fmt.Errorf("append event: %w", err)
 	}
 	return nil
 }

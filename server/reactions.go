@@ -41,16 +41,14 @@ func (h *Handlers) AddReaction(ctx context.Context, req apiserver.AddReactionReq
 		if msg.DeletedAt != nil {
 			return errReactionOnDeleted
 		}
-		if _, err := q.ReactionInsert(ctx, reaction); errors.Is(err, pgx.ErrNoRows) {
-			return nil // reacted before
-		} else if err != nil {
+		inserted, err := q.ReactionInsert(ctx, reaction)
+		if err != nil {
 			return fmt.Errorf("insert reaction: %w", err)
 		}
-		distinct, err := q.ReactionDistinctEmoji(ctx, db.ReactionDistinctEmojiParams{ConversationID: req.ConversationId, MessageSeq: req.Seq})
-		if err != nil {
-			return fmt.Errorf("count emoji: %w", err)
+		if !inserted.Added {
+			return nil // reacted before
 		}
-		if distinct > maxEmojiPerMessage {
+		if inserted.DistinctEmoji > maxEmojiPerMessage {
 			return errTooManyReactions
 		}
 		changed = true

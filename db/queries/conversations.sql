@@ -25,14 +25,6 @@ JOIN members m ON m.conversation_id = c.id AND m.user_id = @user_id
 WHERE c.id = @id
 FOR UPDATE OF c;
 
--- name: ConversationNextSeq :one
--- Takes the next seq for a change other than a new message (those take theirs in MessageSend).
--- Call with the row locked; a rolled-back transaction gives its seq back.
-UPDATE conversations
-SET last_seq = last_seq + 1, updated_at = now()
-WHERE id = @id
-RETURNING last_seq;
-
 -- name: ConversationSetTitle :one
 UPDATE conversations SET title = @title, updated_at = now() WHERE id = @id RETURNING *;
 

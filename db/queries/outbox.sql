@@ -1,6 +1,3 @@
--- name: OutboxInsert :exec
-INSERT INTO outbox (conversation_id, seq) VALUES (@conversation_id, @seq);
-
 -- name: OutboxNotify :exec
 -- Wakes the dispatchers of every node. Sent after the writing transaction commits, in a
 -- statement of its own: a NOTIFY inside it would serialise every commit on the notify queue lock.

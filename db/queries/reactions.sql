@@ -1,19 +1,25 @@
 -- name: ReactionInsert :one
--- No row when the user reacted with this emoji already.
-INSERT INTO reactions (conversation_id, message_seq, emoji, user_id)
-VALUES (@conversation_id, @message_seq, @emoji, @user_id)
-ON CONFLICT DO NOTHING
-RETURNING created_at;
+-- Adds the user's reaction, and says whether it was new and how many distinct emoji the message
+-- carries with it. (The statement's own insert is not visible to its subqueries, hence the sum.)
+WITH added AS (
+    INSERT INTO reactions (conversation_id, message_seq, emoji, user_id)
+    VALUES (@conversation_id, @message_seq, @emoji, @user_id)
+    ON CONFLICT DO NOTHING
+    RETURNING emoji
+)
+SELECT EXISTS (SELECT 1 FROM added) AS added,
+       ((SELECT count(DISTINCT r.emoji) FROM reactions r
+         WHERE r.conversation_id = @conversation_id AND r.message_seq = @message_seq)
+        + (SELECT count(*) FROM added a
+           WHERE NOT EXISTS (SELECT 1 FROM reactions r
+                             WHERE r.conversation_id = @conversation_id AND r.message_seq = @message_seq
+                               AND r.emoji = a.emoji)))::integer AS distinct_emoji;
 
 -- name: ReactionDelete :one
 -- No row when the user had not reacted with this emoji.
 DELETE FROM reactions
 WHERE conversation_id = @conversation_id AND message_seq = @message_seq AND emoji = @emoji AND user_id = @user_id
 RETURNING created_at;
-
--- name: ReactionDistinctEmoji :one
-SELECT count(DISTINCT emoji)::integer AS emoji FROM reactions
-WHERE conversation_id = @conversation_id AND message_seq = @message_seq;
 
 -- name: ReactionDeleteForMessage :exec
 -- A deleted message keeps no reactions.

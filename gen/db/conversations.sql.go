@@ -307,22 +307,6 @@ func (q *Queries) ConversationLockForMember(ctx context.Context, arg Conversatio
 	return i, err
 }
 
-const conversationNextSeq = `-- name: ConversationNextSeq :one
-UPDATE conversations
-SET last_seq = last_seq + 1, updated_at = now()
-WHERE id = $1
-RETURNING last_seq
-`
-
-// Takes the next seq for a change other than a new message (those take theirs in MessageSend).
-// Call with the row locked; a rolled-back transaction gives its seq back.
-func (q *Queries) ConversationNextSeq(ctx context.Context, id uuid.UUID) (int64, error) {
-	row := q.db.QueryRow(ctx, conversationNextSeq, id)
-	var last_seq int64
-	err := row.Scan(&last_seq)
-	return last_seq, err
-}
-
 const conversationSetTitle = `-- name: ConversationSetTitle :one
 UPDATE conversations SET title = $1, updated_at = now() WHERE id = $2 RETURNING id, type, title, direct_key, created_by, created_at, updated_at, last_activity_at, last_seq, member_count, message_count
 `

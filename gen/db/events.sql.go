@@ -12,30 +12,44 @@ import (
 	"github.com/google/uuid"
 )
 
-const eventInsert = `-- name: EventInsert :exec
-INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
-VALUES ($1, $2, $3, $4, $5, $6)
+const eventAppend = `-- name: EventAppend :one
+WITH next AS (
+    UPDATE conversations SET last_seq = last_seq + 1, updated_at = now()
+    WHERE id = $1
+    RETURNING last_seq AS seq
+), event AS (
+    INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
+    SELECT $1, next.seq, $2, $3, $4,
+           jsonb_set($5::jsonb, '{seq}', to_jsonb(next.seq))
+    FROM next
+)
+INSERT INTO outbox (conversation_id, seq)
+SELECT $1, next.seq FROM next
+RETURNING seq
 `
 
-type EventInsertParams struct {
+type EventAppendParams struct {
 	ConversationID uuid.UUID
-	Seq            int64
 	Type           string
 	ActorID        string
 	CreatedAt      time.Time
 	Payload        []byte
 }
 
-func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) error {
-	_, err := q.db.Exec(ctx, eventInsert,
+// Records a change other than a new message (those go through MessageSend) in one round trip:
+// takes the conversation's next seq, inserts the event (the payload gets the seq here) and its
+// outbox row. Call with the conversation row locked; a rolled-back transaction gives its seq back.
+func (q *Queries) EventAppend(ctx context.Context, arg EventAppendParams) (int64, error) {
+	row := q.db.QueryRow(ctx, eventAppend,
 		arg.ConversationID,
-		arg.Seq,
 		arg.Type,
 		arg.ActorID,
 		arg.CreatedAt,
 		arg.Payload,
 	)
-	return err
+	var seq int64
+	err := row.Scan(&seq)
+	return seq, err
 }
 
 const eventListAfter = `-- name: EventListAfter :many

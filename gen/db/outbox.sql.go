@@ -87,20 +87,6 @@ func (q *Queries) OutboxDelete(ctx context.Context, ids []int64) error {
 	return err
 }
 
-const outboxInsert = `-- name: OutboxInsert :exec
-INSERT INTO outbox (conversation_id, seq) VALUES ($1, $2)
-`
-
-type OutboxInsertParams struct {
-	ConversationID uuid.UUID
-	Seq            int64
-}
-
-func (q *Queries) OutboxInsert(ctx context.Context, arg OutboxInsertParams) error {
-	_, err := q.db.Exec(ctx, outboxInsert, arg.ConversationID, arg.Seq)
-	return err
-}
-
 const outboxNotify = `-- name: OutboxNotify :exec
 SELECT pg_notify('parley_outbox', '')
 `

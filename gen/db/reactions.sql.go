@@ -105,28 +105,20 @@ func (q *Queries) ReactionDeleteForMessage(ctx context.Context, arg ReactionDele
 	return err
 }
 
-const reactionDistinctEmoji = `-- name: ReactionDistinctEmoji :one
-SELECT count(DISTINCT emoji)::integer AS emoji FROM reactions
-WHERE conversation_id = $1 AND message_seq = $2
-`
-
-type ReactionDistinctEmojiParams struct {
-	ConversationID uuid.UUID
-	MessageSeq     int64
-}
-
-func (q *Queries) ReactionDistinctEmoji(ctx context.Context, arg ReactionDistinctEmojiParams) (int32, error) {
-	row := q.db.QueryRow(ctx, reactionDistinctEmoji, arg.ConversationID, arg.MessageSeq)
-	var emoji int32
-	err := row.Scan(&emoji)
-	return emoji, err
-}
-
 const reactionInsert = `-- name: ReactionInsert :one
-INSERT INTO reactions (conversation_id, message_seq, emoji, user_id)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT DO NOTHING
-RETURNING created_at
+WITH added AS (
+    INSERT INTO reactions (conversation_id, message_seq, emoji, user_id)
+    VALUES ($1, $2, $3, $4)
+    ON CONFLICT DO NOTHING
+    RETURNING emoji
+)
+SELECT EXISTS (SELECT 1 FROM added) AS added,
+       ((SELECT count(DISTINCT r.emoji) FROM reactions r
+         WHERE r.conversation_id = $1 AND r.message_seq = $2)
+        + (SELECT count(*) FROM added a
+           WHERE NOT EXISTS (SELECT 1 FROM reactions r
+                             WHERE r.conversation_id = $1 AND r.message_seq = $2
+                               AND r.emoji = a.emoji)))::integer AS distinct_emoji
 `
 
 type ReactionInsertParams struct {
@@ -136,17 +128,23 @@ type ReactionInsertParams struct {
 	UserID         string
 }
 
-// No row when the user reacted with this emoji already.
-func (q *Queries) ReactionInsert(ctx context.Context, arg ReactionInsertParams) (time.Time, error) {
+type ReactionInsertRow struct {
+	Added         bool
+	DistinctEmoji int32
+}
+
+// Adds the user's reaction, and says whether it was new and how many distinct emoji the message
+// carries with it. (The statement's own insert is not visible to its subqueries, hence the sum.)
+func (q *Queries) ReactionInsert(ctx context.Context, arg ReactionInsertParams) (ReactionInsertRow, error) {
 	row := q.db.QueryRow(ctx, reactionInsert,
 		arg.ConversationID,
 		arg.MessageSeq,
 		arg.Emoji,
 		arg.UserID,
 	)
-	var created_at time.Time
-	err := row.Scan(&created_at)
-	return created_at, err
+	var i ReactionInsertRow
+	err := row.Scan(&i.Added, &i.DistinctEmoji)
+	return i, err
 }
 
 const reactionListUsers = `-- name: ReactionListUsers :many
