@@ -46,8 +46,7 @@ type bench struct {
 	mu         sync.Mutex
 	closeCodes map[string]int
 	badFrames  []string
-	sendErrs   map[string]int
-	sendErrEx  map[string]string
+	sendErrs   errorTally
 }
 
 type benchStats struct {
@@ -83,8 +82,6 @@ func newBench(cfg benchConfig, stdout, stderr io.Writer) (*bench, error) {
 		latency:     newHistogram(),
 		post:        newHistogram(),
 		closeCodes:  map[string]int{},
-		sendErrs:    map[string]int{},
-		sendErrEx:   map[string]string{},
 	}
 	b.httpc = &http.Client{Transport: b.httpTransport}
 	b.wsHTTP = &http.Client{Transport: b.wsTransport}

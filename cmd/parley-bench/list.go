@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -93,27 +90,22 @@ func (l *listRun) reader(*rand.Rand) func(ctx context.Context, inWindow bool) {
 }
 
 func (l *listRun) list(ctx context.Context, inWindow bool) {
-	query := url.Values{"limit": {fmt.Sprint(listPageSize)}}
 	start := time.Now()
-	status, body, err := l.b.request(ctx, 0, reader, http.MethodGet, "/v1/conversations", query)
+	resp, err := l.b.api[0].ListConversationsWithResponse(ctx, &api.ListConversationsParams{Limit: ptr(listPageSize)}, l.b.auth(reader))
 	took := time.Since(start)
 	if !inWindow || ctx.Err() != nil {
 		return
 	}
-	var page summaryPage
 	switch {
 	case err != nil:
 		l.errs.add(l.b, "transport error", err.Error())
 		return
-	case status != http.StatusOK:
-		l.errs.add(l.b, fmt.Sprintf("HTTP %d", status), clip(body))
-		return
-	case json.Unmarshal(body, &page) != nil:
-		l.errs.add(l.b, "undecodable answer", clip(body))
+	case resp.JSON200 == nil:
+		l.errs.add(l.b, fmt.Sprintf("HTTP %d", resp.StatusCode()), clip(resp.Body))
 		return
 	}
 	l.b.latency.record(took)
-	if problem := l.check(page); problem != "" {
+	if problem := l.check(*resp.JSON200); problem != "" {
 		if l.wrong.Add(1) == 1 {
 			l.b.logf("wrong page: %s", problem)
 		}
@@ -121,20 +113,20 @@ func (l *listRun) list(ctx context.Context, inWindow bool) {
 }
 
 // check says what is wrong with a page of the reader's conversations, if anything.
-func (l *listRun) check(page summaryPage) string {
+func (l *listRun) check(page api.ConversationPage) string {
 	if len(page.Items) != l.page {
 		return fmt.Sprintf("%d conversations, want %d", len(page.Items), l.page)
 	}
 	var sum int64
 	for _, s := range page.Items {
-		want, ok := l.unread[s.ID]
+		want, ok := l.unread[s.Id.String()]
 		switch {
 		case !ok:
-			return fmt.Sprintf("conversation %s is not the reader's", s.ID)
+			return fmt.Sprintf("conversation %s is not the reader's", s.Id)
 		case s.UnreadCount != want:
-			return fmt.Sprintf("conversation %s: unread_count %d, want %d", s.ID, s.UnreadCount, want)
+			return fmt.Sprintf("conversation %s: unread_count %d, want %d", s.Id, s.UnreadCount, want)
 		case s.UnreadMentionCount != 0:
-			return fmt.Sprintf("conversation %s: unread_mention_count %d, want 0", s.ID, s.UnreadMentionCount)
+			return fmt.Sprintf("conversation %s: unread_mention_count %d, want 0", s.Id, s.UnreadMentionCount)
 		}
 		sum += s.UnreadCount
 	}

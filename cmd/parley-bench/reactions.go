@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,10 +109,9 @@ func (b *bench) react(ctx context.Context, conv *benchConv, seq int64) (*reactio
 		user := conv.members[i]
 		node := (user / len(b.convs)) % len(b.cfg.urls)
 		emoji := reactionEmoji[i%len(reactionEmoji)]
-		path := fmt.Sprintf("%s/messages/%d/reactions/%s", convPath(conv), seq, url.PathEscape(emoji))
 		start := time.Now()
 		b.reactedAt[b.cfg.userID(user)].Store(start.UnixNano())
-		status, body, err := b.request(ctx, node, user, http.MethodPut, path, nil)
+		resp, err := b.api[node].AddReactionWithResponse(ctx, conv.id, seq, emoji, b.auth(user))
 		done := time.Now()
 		burst.mu.Lock()
 		if start.After(burst.lastStart) {
@@ -126,8 +124,8 @@ func (b *bench) react(ctx context.Context, conv *benchConv, seq int64) (*reactio
 		switch {
 		case err != nil:
 			burst.errs.add(b, "transport error", err.Error())
-		case status != http.StatusNoContent:
-			burst.errs.add(b, fmt.Sprintf("HTTP %d", status), fmt.Sprintf("%s: %s", emoji, clip(body)))
+		case resp.StatusCode() != http.StatusNoContent:
+			burst.errs.add(b, fmt.Sprintf("HTTP %d", resp.StatusCode()), fmt.Sprintf("%s: %s", emoji, clip(resp.Body)))
 		default:
 			b.post.record(done.Sub(start))
 			burst.accepted[i].Store(true)
@@ -186,16 +184,15 @@ type storedReactions struct {
 func (b *bench) storedReactions(ctx context.Context, conv *benchConv, seq int64, burst *reactionBurst) (storedReactions, error) {
 	s := storedReactions{counts: map[string]int64{}, listed: map[string]int{}, byEmoji: map[string]int64{}}
 	creator := conv.members[0]
-	var msgs messagePage
-	err := b.getJSON(ctx, 0, creator, convPath(conv)+"/messages", url.Values{"after_seq": {fmt.Sprint(seq - 1)}, "limit": {"1"}}, &msgs)
-	if err != nil {
+	msgs, err := b.api[0].ListMessagesWithResponse(ctx, conv.id, &api.ListMessagesParams{AfterSeq: ptr(seq - 1), Limit: ptr(1)}, b.auth(creator))
+	if err := answered(msgs, err, "list messages"); err != nil {
 		return s, err
 	}
-	if len(msgs.Items) != 1 || msgs.Items[0].Seq != seq {
+	if items := msgs.JSON200.Items; len(items) != 1 || items[0].Seq != seq {
 		return s, fmt.Errorf("message %d not found", seq)
 	}
-	for _, rc := range msgs.Items[0].Reactions {
-		s.counts[rc.Emoji] += rc.Count
+	for _, rc := range msgs.JSON200.Items[0].Reactions {
+		s.counts[rc.Emoji] += int64(rc.Count)
 	}
 	accepted := map[string]bool{}
 	for i, k := range conv.members {
@@ -204,24 +201,23 @@ func (b *bench) storedReactions(ctx context.Context, conv *benchConv, seq int64,
 		}
 	}
 	for _, emoji := range reactionEmoji {
-		path := fmt.Sprintf("%s/messages/%d/reactions/%s", convPath(conv), seq, url.PathEscape(emoji))
-		query := url.Values{"limit": {"200"}}
+		params := &api.ListReactorsParams{Limit: ptr(200)}
 		for {
-			var page reactorPage
-			if err := b.getJSON(ctx, 0, creator, path, query, &page); err != nil {
+			page, err := b.api[0].ListReactorsWithResponse(ctx, conv.id, seq, emoji, params, b.auth(creator))
+			if err := answered(page, err, "list reactors"); err != nil {
 				return s, err
 			}
-			for _, it := range page.Items {
-				s.listed[it.UserID]++
+			for _, it := range page.JSON200.Items {
+				s.listed[it.UserId]++
 				s.byEmoji[emoji]++
-				if !accepted[it.UserID] {
+				if !accepted[it.UserId] {
 					s.unwanted++
 				}
 			}
-			if page.NextCursor == nil {
+			if page.JSON200.NextCursor == nil {
 				break
 			}
-			query.Set("cursor", *page.NextCursor)
+			params.Cursor = page.JSON200.NextCursor
 		}
 	}
 	return s, nil

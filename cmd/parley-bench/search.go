@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/parleyhq/parley/gen/api"
 )
 
 // searchPageSize is the page the searches ask for.
@@ -109,25 +108,21 @@ func (s *searchRun) query(r *rand.Rand, z *rand.Zipf) (int, string) {
 }
 
 func (s *searchRun) search(ctx context.Context, kind int, q string, inWindow bool) {
-	query := url.Values{"q": {q}, "limit": {fmt.Sprint(searchPageSize)}}
 	start := time.Now()
-	status, body, err := s.b.request(ctx, 0, reader, http.MethodGet, "/v1/messages/search", query)
+	resp, err := s.b.api[0].SearchMessagesWithResponse(ctx, &api.SearchMessagesParams{Q: q, Limit: ptr(searchPageSize)}, s.b.auth(reader))
 	took := time.Since(start)
 	if !inWindow || ctx.Err() != nil {
 		return
 	}
-	var page searchPage
 	switch {
 	case err != nil:
 		s.errs.add(s.b, "transport error", err.Error())
 		return
-	case status != http.StatusOK:
-		s.errs.add(s.b, fmt.Sprintf("HTTP %d", status), fmt.Sprintf("q=%s: %s", q, clip(body)))
-		return
-	case json.Unmarshal(body, &page) != nil:
-		s.errs.add(s.b, "undecodable answer", clip(body))
+	case resp.JSON200 == nil:
+		s.errs.add(s.b, fmt.Sprintf("HTTP %d", resp.StatusCode()), fmt.Sprintf("q=%s: %s", q, clip(resp.Body)))
 		return
 	}
+	page := resp.JSON200
 	f := &s.kinds[kind]
 	f.latency.record(took)
 	s.all.record(took)
@@ -139,7 +134,7 @@ func (s *searchRun) search(ctx context.Context, kind int, q string, inWindow boo
 		f.full.Add(1)
 	}
 	for _, hit := range page.Items {
-		if !s.mine[hit.Message.ConversationID] {
+		if !s.mine[hit.Message.ConversationId.String()] {
 			s.foreign.Add(1)
 		}
 		if hit.Snippet == "" {

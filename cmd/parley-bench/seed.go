@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/parleyhq/parley/gen/api"
 )
@@ -50,37 +47,32 @@ func (b *bench) prepareSeeded(ctx context.Context) error {
 func (b *bench) findConv(ctx context.Context, conv *benchConv) (bool, error) {
 	creator, node := conv.members[0], conv.index%len(b.cfg.urls)
 	title := fmt.Sprintf("bench %s #%d", b.cfg.runID, conv.index)
-	query := url.Values{"limit": {"50"}}
+	params := &api.ListConversationsParams{Limit: ptr(50)}
 	for {
-		var page summaryPage
-		if err := b.getJSON(ctx, node, creator, "/v1/conversations", query, &page); err != nil {
+		page, err := b.api[node].ListConversationsWithResponse(ctx, params, b.auth(creator))
+		if err := answered(page, err, "list conversations"); err != nil {
 			return false, err
 		}
-		for _, s := range page.Items {
-			if s.Title != title {
+		for _, s := range page.JSON200.Items {
+			if s.Title == nil || *s.Title != title {
 				continue
 			}
-			id, err := uuid.Parse(s.ID)
-			if err != nil {
-				return false, fmt.Errorf("conversation %q: %w", s.ID, err)
-			}
-			conv.id, conv.idStr = id, s.ID
-			var first messagePage
-			err = b.getJSON(ctx, node, creator, convPath(conv)+"/messages", url.Values{"after_seq": {"0"}, "limit": {"1"}}, &first)
-			if err != nil {
+			conv.id, conv.idStr = s.Id, s.Id.String()
+			first, err := b.api[node].ListMessagesWithResponse(ctx, conv.id, &api.ListMessagesParams{AfterSeq: ptr(int64(0)), Limit: ptr(1)}, b.auth(creator))
+			if err := answered(first, err, "list messages"); err != nil {
 				return false, err
 			}
 			conv.base = s.LastSeq
-			if len(first.Items) > 0 {
-				conv.base = first.Items[0].Seq - 1
+			if len(first.JSON200.Items) > 0 {
+				conv.base = first.JSON200.Items[0].Seq - 1
 			}
 			conv.held = s.LastSeq - conv.base
 			return true, nil
 		}
-		if page.NextCursor == nil {
+		if page.JSON200.NextCursor == nil {
 			return false, nil
 		}
-		query.Set("cursor", *page.NextCursor)
+		params.Cursor = page.JSON200.NextCursor
 	}
 }
 

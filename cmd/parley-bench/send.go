@@ -82,13 +82,7 @@ func (b *bench) sendFailed(kind, detail string, inWindow bool) {
 	if inWindow {
 		b.stats.windowErr.Add(1)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.sendErrs[kind]++
-	if _, ok := b.sendErrEx[kind]; !ok {
-		b.sendErrEx[kind] = detail
-		b.logf("send error: %s: %s", kind, detail)
-	}
+	b.sendErrs.add(b, kind, detail)
 }
 
 func (b *bench) noteClose(status websocket.StatusCode, err error) {

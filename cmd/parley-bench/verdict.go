@@ -101,22 +101,7 @@ func (b *bench) deliveryProblems(lost int64) []string {
 	return problems
 }
 
-func (b *bench) reportSendErrors() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	kinds := make([]string, 0, len(b.sendErrs))
-	for k := range b.sendErrs {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	for _, k := range kinds {
-		ex := b.sendErrEx[k]
-		if len(ex) > 200 {
-			ex = ex[:200] + "…"
-		}
-		b.out.linef("send errors: "+k, "%d (first: %s)", b.sendErrs[k], strings.TrimSpace(ex))
-	}
-}
+func (b *bench) reportSendErrors() { b.sendErrs.lines(b.out, "send errors") }
 
 // secs formats a histogram bound in seconds as milliseconds.
 func secs(s float64) string {
