@@ -2,11 +2,9 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -180,19 +178,14 @@ func (h *Handlers) ListConversations(ctx context.Context, req apiserver.ListConv
 	return apiserver.ListConversations200JSONResponse(page), nil
 }
 
-// A conversation cursor is the (last_activity_at, id) of the last item of a page, opaque to
-// clients.
+// A conversation cursor is the (last_activity_at, id) of the last item of a page.
 func encodeConversationCursor(activity time.Time, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(activity.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
+	return encodeCursor("", activity.UTC().Format(time.RFC3339Nano), id.String())
 }
 
 func decodeConversationCursor(cursor string) (time.Time, uuid.UUID, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return time.Time{}, uuid.UUID{}, false
-	}
-	ts, idText, found := strings.Cut(string(raw), "|")
-	if !found {
+	ts, idText, ok := decodeCursor("", cursor)
+	if !ok {
 		return time.Time{}, uuid.UUID{}, false
 	}
 	activity, err := time.Parse(time.RFC3339Nano, ts)

@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -141,22 +139,14 @@ func (h *Handlers) ListReactors(ctx context.Context, req apiserver.ListReactorsR
 	return apiserver.ListReactors200JSONResponse(page), nil
 }
 
-// A reactor cursor is the (created_at, user_id) of the last item of a page, opaque to clients and
-// named, so that a cursor of another route is refused.
-const reactorCursorKind = "reactors|"
-
+// A reactor cursor is the (created_at, user_id) of the last item of a page.
 func encodeReactorCursor(created time.Time, userID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(reactorCursorKind + created.UTC().Format(time.RFC3339Nano) + "|" + userID))
+	return encodeCursor(reactorCursorKind, created.UTC().Format(time.RFC3339Nano), userID)
 }
 
 func decodeReactorCursor(cursor string) (time.Time, string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return time.Time{}, "", false
-	}
-	rest, named := strings.CutPrefix(string(raw), reactorCursorKind)
-	ts, user, found := strings.Cut(rest, "|")
-	if !named || !found || !userIDPattern.MatchString(user) {
+	ts, user, ok := decodeCursor(reactorCursorKind, cursor)
+	if !ok || !userIDPattern.MatchString(user) {
 		return time.Time{}, "", false
 	}
 	created, err := time.Parse(time.RFC3339Nano, ts)

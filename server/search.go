@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html"
@@ -96,23 +95,15 @@ func snippetHTML(snippet string) string {
 
 var snippetMarkup = strings.NewReplacer("\x01", "<mark>", "\x02", "</mark>", "\x03", "&lt;", "\x04", "&gt;", "\x05", "&amp;")
 
-// A search cursor is the (rank, id) of the last hit of a page, opaque to clients and named, so
-// that a cursor of another route is refused. The rank is written with as many digits as a float32
-// needs to come back exactly.
-const searchCursorKind = "search|"
-
+// A search cursor is the (rank, id) of the last hit of a page. The rank is written with as many
+// digits as a float32 needs to come back exactly.
 func encodeSearchCursor(rank float32, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(searchCursorKind + strconv.FormatFloat(float64(rank), 'g', -1, 32) + "|" + id.String()))
+	return encodeCursor(searchCursorKind, strconv.FormatFloat(float64(rank), 'g', -1, 32), id.String())
 }
 
 func decodeSearchCursor(cursor string) (float32, uuid.UUID, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return 0, uuid.UUID{}, false
-	}
-	rest, named := strings.CutPrefix(string(raw), searchCursorKind)
-	rankText, idText, found := strings.Cut(rest, "|")
-	if !named || !found {
+	rankText, idText, ok := decodeCursor(searchCursorKind, cursor)
+	if !ok {
 		return 0, uuid.UUID{}, false
 	}
 	rank, err := strconv.ParseFloat(rankText, 32)
