@@ -2,12 +2,16 @@ package parley_test
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/devtoken"
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/server/servertest"
 )
 
@@ -152,4 +157,59 @@ func TestProblemOfAnAnswerFromAProxy(t *testing.T) {
 	require.Equal(t, http.StatusBadGateway, problem.Status)
 	require.Empty(t, problem.Code)
 	require.EqualError(t, problem, "502: Bad Gateway")
+}
+
+// The README's webhook snippet: the receiver gets alice's hello, signed, and the request to
+// notify bob, whose sockets never got it; a forged signature is refused.
+func TestREADMEWebhookSnippetReceivesMessagesAndPushRequests(t *testing.T) {
+	const secret = "a-secret-for-the-readme-snippet-32b"
+	hookSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("the readme's webhook key, 32 b.."))
+	var mu sync.Mutex
+	messages, pushes := map[string]*api.Message{}, map[string]*api.Notification{}
+	handler, err := webhookHandler(hookSecret, func(id string, message *api.Message, push *api.Notification) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if message != nil {
+			messages[id] = message
+		}
+		if push != nil {
+			pushes[id] = push
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	receiver := httptest.NewServer(handler)
+	t.Cleanup(receiver.Close)
+	baseURL := servertest.Start(t, secret, func(cfg *server.Config) {
+		cfg.Webhook.URL, cfg.Webhook.Secret = receiver.URL, hookSecret
+		cfg.Webhook.NotifyDelay = 100 * time.Millisecond
+		cfg.Webhook.PollInterval = 20 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token, err := devtoken.Issue([]byte(secret), "alice", "", "", time.Minute)
+	require.NoError(t, err)
+	msg, err := greetTeam(ctx, baseURL, token)
+	require.NoError(t, err)
+
+	id := fmt.Sprintf("%s:%d", msg.ConversationId, msg.Seq)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return messages[id] != nil && pushes[id+":bob"] != nil
+	}, 10*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	require.Equal(t, "Hello, team", messages[id].Body)
+	require.Equal(t, api.Notification{
+		UserId: "bob", ConversationId: msg.ConversationId, Seq: msg.Seq, MessageId: msg.Id, SenderId: "alice", UnreadCount: 1,
+	}, *pushes[id+":bob"])
+	mu.Unlock()
+
+	forged := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"id":"x","type":"message.created"}`))
+	req.Header.Set("webhook-id", "x")
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+	req.Header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString([]byte("not a signature")))
+	handler.ServeHTTP(forged, req)
+	require.Equal(t, http.StatusUnauthorized, forged.Code)
 }

@@ -39,6 +39,8 @@ type HubConfig struct {
 	OriginPatterns []string
 	// UnknownConversations bounds the cache of conversations known to have no member on this node.
 	UnknownConversations int
+	// Presence tunes who is online and what watching connections are told.
+	Presence PresenceConfig
 }
 
 // DefaultHubConfig returns the default limits.
@@ -60,6 +62,7 @@ func DefaultHubConfig() HubConfig {
 		TypingBurst:          10,
 		MaxConnsPerUser:      20,
 		UnknownConversations: 100_000,
+		Presence:             DefaultPresenceConfig(),
 	}
 }
 

@@ -34,6 +34,7 @@ type outFrame struct {
 	seq         int64
 	data        []byte
 	committedAt time.Time
+	created     bool                // a message.created event: its receipt is reported
 	cursors     map[uuid.UUID]int64 // frameResume; nil: live delivery starts without a replay
 	// removed names the member a member.removed event removes.
 	removed string
@@ -49,7 +50,9 @@ type connEnv struct {
 	resumeSlots chan struct{}
 	// writeBuffers are the buffers of connections' write batches, held only during a batch.
 	writeBuffers *sync.Pool
-	hub          interface {
+	// receipts, when set, is told which new messages each user's sockets received.
+	receipts Receipts
+	hub      interface {
 		isMember(c *Conn, conv uuid.UUID) bool
 		Signal(ctx context.Context, s Signal) error
 	}
@@ -91,6 +94,9 @@ type Conn struct {
 	// hub's run, so stopping the hub ends every connection with lifecycle.ErrStopped.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+
+	// presence is the hub's presence tracker, for the reader's presence.subscribe; set by register.
+	presence *PresenceTracker
 }
 
 func newConn(parent context.Context, env *connEnv, ws *websocket.Conn, out *batchConn, userID string, expiresAt time.Time) *Conn {

@@ -32,18 +32,28 @@ type Dispatcher struct {
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	metrics *Metrics
 	logger  *slog.Logger
+	handOff HandOff
 
 	wake   chan struct{}
 	notify chan struct{}
 	life   lifecycle.Base
 }
 
-// NewDispatcher returns a stopped dispatcher. connect opens the dedicated LISTEN connection.
-func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx context.Context) (*pgx.Conn, error), broker Publisher, metrics *Metrics, logger *slog.Logger) (*Dispatcher, error) {
+// HandOff writes durable follow-up work for published events (webhooks, notification jobs) in
+// the transaction that deletes their outbox rows, so the work exists exactly when the events left
+// the outbox: a crash loses neither. after, when not nil, is called once that transaction has
+// committed (to wake whoever does the work); an error rolls the whole batch back.
+type HandOff interface {
+	HandOff(ctx context.Context, tx pgx.Tx, batch []Envelope) (after func(), err error)
+}
+
+// NewDispatcher returns a stopped dispatcher. connect opens the dedicated LISTEN connection;
+// handOff, when not nil, gets every published batch inside its transaction.
+func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx context.Context) (*pgx.Conn, error), broker Publisher, handOff HandOff, metrics *Metrics, logger *slog.Logger) (*Dispatcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
-	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1)}
+	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, handOff: handOff, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1)}
 	d.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:    "publish",
 		Timeout: cfg.BreakerTimeout,
@@ -177,6 +187,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 // many events it published. Rows whose publish fails stay in the outbox.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	var published int
+	var after func()
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if err := q.OutboxRelaxCommit(ctx); err != nil {
@@ -203,6 +214,11 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			return fmt.Errorf("publish: %w", err)
 		}
 		d.metrics.publishSeconds.Observe(time.Since(start).Seconds())
+		if d.handOff != nil {
+			if after, err = d.handOff.HandOff(ctx, tx, batch); err != nil {
+				return fmt.Errorf("hand off published events: %w", err)
+			}
+		}
 		if err := q.OutboxDelete(ctx, ids); err != nil {
 			return fmt.Errorf("delete published outbox rows: %w", err)
 		}
@@ -211,6 +227,9 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		return 0, err
+	}
+	if after != nil {
+		after()
 	}
 	d.metrics.published.Add(float64(published))
 	return published, nil

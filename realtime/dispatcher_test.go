@@ -93,7 +93,7 @@ func newTestDispatcher(t *testing.T, cfg DispatcherConfig, pool *pgxpool.Pool, b
 	connect := func(ctx context.Context) (*pgx.Conn, error) {
 		return pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	}
-	d, err := NewDispatcher(cfg, pool, connect, broker, NewMetrics(prometheus.NewRegistry()), testLogger())
+	d, err := NewDispatcher(cfg, pool, connect, broker, nil, NewMetrics(prometheus.NewRegistry()), testLogger())
 	require.NoError(t, err)
 	return d
 }
@@ -377,7 +377,7 @@ func TestDispatcherStartFailsFast(t *testing.T) {
 	t.Parallel()
 	refused := errors.New("connection refused")
 	d, err := NewDispatcher(DefaultDispatcherConfig(), nil, func(context.Context) (*pgx.Conn, error) { return nil, refused },
-		&recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+		&recordingBroker{}, nil, NewMetrics(prometheus.NewRegistry()), testLogger())
 	require.NoError(t, err)
 	err = d.Start(context.Background())
 	require.ErrorIs(t, err, refused)
@@ -388,13 +388,13 @@ func TestNewDispatcherRefusesABadConfig(t *testing.T) {
 	t.Parallel()
 	cfg := DefaultDispatcherConfig()
 	cfg.PollInterval = 0
-	_, err := NewDispatcher(cfg, nil, nil, &recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+	_, err := NewDispatcher(cfg, nil, nil, &recordingBroker{}, nil, NewMetrics(prometheus.NewRegistry()), testLogger())
 	require.ErrorContains(t, err, "PollInterval")
 }
 
 func TestDispatcherStopBeforeStart(t *testing.T) {
 	t.Parallel()
-	d, err := NewDispatcher(DefaultDispatcherConfig(), nil, nil, &recordingBroker{}, NewMetrics(prometheus.NewRegistry()), testLogger())
+	d, err := NewDispatcher(DefaultDispatcherConfig(), nil, nil, &recordingBroker{}, nil, NewMetrics(prometheus.NewRegistry()), testLogger())
 	require.NoError(t, err)
 	require.NoError(t, d.Stop(context.Background()))
 	require.NoError(t, d.Stop(context.Background()))

@@ -16,6 +16,7 @@ type clientFrame struct {
 	cursors map[uuid.UUID]int64 // resume
 	conv    uuid.UUID           // typing
 	pingID  *string             // ping
+	userIDs []string            // presence.subscribe
 }
 
 // errProtocolFrame is a frame that is not a JSON object with a type: the connection closes 1008.
@@ -69,6 +70,17 @@ func decodeClientFrame(data []byte) (clientFrame, error) {
 			return f, &frameError{"invalid_frame", "ping takes an optional string id"}
 		}
 		f.pingID = pf.Id
+	case string(api.PresenceSubscribeFrameTypePresenceSubscribe):
+		var sf api.PresenceSubscribeFrame
+		if err := json.Unmarshal(data, &sf); err != nil || sf.UserIds == nil {
+			return f, &frameError{"invalid_frame", "presence.subscribe needs user_ids: [user id…]"}
+		}
+		for _, id := range sf.UserIds {
+			if !validUserID(id) {
+				return f, &frameError{"invalid_frame", "presence.subscribe has a user id that is not 1–128 of A-Z a-z 0-9 . _ : @ -: " + strconv.Quote(id)}
+			}
+		}
+		f.userIDs = sf.UserIds
 	default:
 		return f, &frameError{"unknown_type", "unknown frame type " + strconv.Quote(f.typ)}
 	}

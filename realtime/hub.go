@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/parleyhq/parley/internal/lifecycle"
 )
@@ -46,6 +47,9 @@ type Hub struct {
 	env     *connEnv
 	life    lifecycle.Base
 
+	// presence knows who is online; register and unregister tell it of connections.
+	presence *PresenceTracker
+
 	mu      sync.Mutex
 	convs   map[uuid.UUID]*conversation
 	users   map[string]map[*Conn]*subscriber
@@ -75,12 +79,14 @@ func NewHub(cfg HubConfig, store Store, signals SignalBus, metrics *Metrics, log
 		writeBuffers: newBatchBuffers(),
 		hub:          h,
 	}
+	h.presence = newPresenceTracker(cfg.Presence, visibilityOf(store), clockwork.NewRealClock(), metrics.presence, logger)
 	return h, nil
 }
 
 // Start runs the sweeper that fills the gaps reorder buffers have waited on too long.
 func (h *Hub) Start(context.Context) error {
 	return h.life.Start("hub", func(run *lifecycle.Run) error {
+		h.presence.open()
 		// The sweeper fills the gaps reorder buffers have waited on too long.
 		run.Go(func(ctx context.Context) {
 			lifecycle.Every(ctx, max(h.cfg.ReorderTimeout/2, time.Millisecond), h.fillExpiredGaps)
@@ -92,7 +98,17 @@ func (h *Hub) Start(context.Context) error {
 // Stop closes every connection with 1001 (their contexts end with the hub's run) and waits for
 // their goroutines and the sweeper. http.Server.Shutdown does not touch hijacked connections;
 // this does.
-func (h *Hub) Stop(ctx context.Context) error { return h.life.Stop(ctx, nil) }
+//
+// Presence is told first that the node is leaving, so the connections it closes do not show
+// their users going offline one by one.
+func (h *Hub) Stop(ctx context.Context) error {
+	h.presence.leave()
+	err := h.life.Stop(ctx, nil)
+	if err == nil {
+		h.presence.close()
+	}
+	return err
+}
 
 // Signal sends an ephemeral signal to the conversation's connections on every node.
 func (h *Hub) Signal(ctx context.Context, s Signal) error {

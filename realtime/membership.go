@@ -47,6 +47,8 @@ func (h *Hub) register(c *Conn) error {
 		h.users[c.userID] = set
 	}
 	set[c] = &subscriber{conn: c, membership: make(map[uuid.UUID]membership), pending: true}
+	c.presence = h.presence
+	h.presence.connected(c.userID)
 	return nil
 }
 
@@ -98,6 +100,8 @@ func (h *Hub) unregister(c *Conn) {
 	if len(set) == 0 {
 		delete(h.users, c.userID)
 	}
+	h.presence.unwatch(c)
+	h.presence.disconnected(c.userID)
 }
 
 // applyLocked records that s's user is (or is no longer) a member of the conversation as of seq

@@ -30,6 +30,8 @@ type Metrics struct {
 
 	// The per-frame series, looked up once: these are on the hot path.
 	sentByKind [frameHeartbeat + 1]prometheus.Counter
+
+	presence *presenceMetrics
 }
 
 // NewMetrics creates the realtime metrics and registers them on reg.
@@ -85,6 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "parley_stream_dead_letters_total", Help: "Stream entries moved to the dead-letter stream.",
 		}),
 	}
+	m.presence = newPresenceMetrics(reg)
 	for kind := range m.sentByKind {
 		m.sentByKind[kind] = m.framesSent.WithLabelValues(kindLabel(frameKind(kind)))
 	}

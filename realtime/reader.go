@@ -58,6 +58,8 @@ func (c *Conn) read() {
 			r.typingFrame(f.conv, time.Now())
 		case string(api.PingFrameTypePing):
 			c.enqueueControl(api.PongFrame{Type: api.PongFrameTypePong, Id: f.pingID})
+		case string(api.PresenceSubscribeFrameTypePresenceSubscribe):
+			c.presenceSubscribe(f.userIDs)
 		}
 	}
 }

@@ -38,6 +38,7 @@ func (w *writer) catchUp(where string, conv uuid.UUID, after, before int64) (las
 		if err := w.sendParts(frameEvent, []byte(eventFramePrefix), e.Payload, []byte(eventFrameSuffix)); err != nil {
 			return 0, false, err
 		}
+		w.noteReplayed(conv, e)
 		last = e.Seq
 	}
 	return last, true, nil

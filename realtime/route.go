@@ -12,8 +12,9 @@ import (
 )
 
 const (
-	eventMemberAdded   = string(api.EventTypeMemberAdded)
-	eventMemberRemoved = string(api.EventTypeMemberRemoved)
+	eventMemberAdded    = string(api.EventTypeMemberAdded)
+	eventMemberRemoved  = string(api.EventTypeMemberRemoved)
+	eventMessageCreated = string(api.EventTypeMessageCreated)
 )
 
 // conversation is the hub's state for one conversation with members connected here: who is
@@ -152,5 +153,6 @@ func eventFrame(id uuid.UUID, d delivery) *outFrame {
 	if d.kind == eventMemberRemoved {
 		item.removed = d.member
 	}
+	item.created = d.kind == eventMessageCreated
 	return item
 }

@@ -17,7 +17,7 @@ import (
 // TypingThrottle, TypingRate or MaxConnsPerUser is no limit; everything a ticker or timer runs on
 // is above zero.
 func HubSettings() []setting.Setting[HubConfig] {
-	return []setting.Setting[HubConfig]{
+	return append([]setting.Setting[HubConfig]{
 		setting.Int("Hub.QueueSize", func(c *HubConfig) *int { return &c.QueueSize }, 8, 1<<16),
 		setting.Duration("Hub.ReorderTimeout", func(c *HubConfig) *time.Duration { return &c.ReorderTimeout }, time.Millisecond, 10*time.Second),
 		setting.Int("Hub.MaxHeld", func(c *HubConfig) *int { return &c.MaxHeld }, 1, 1_000_000),
@@ -34,7 +34,7 @@ func HubSettings() []setting.Setting[HubConfig] {
 		typingBurst(),
 		setting.Int("Hub.MaxConnsPerUser", func(c *HubConfig) *int { return &c.MaxConnsPerUser }, 0, 100_000),
 		setting.Int("Hub.UnknownConversations", func(c *HubConfig) *int { return &c.UnknownConversations }, 1, 10_000_000),
-	}
+	}, hubPresenceSettings()...)
 }
 
 // typingRate is TypingRate counted a minute, as people think of typing frames and as the flag

@@ -26,6 +26,9 @@ type writer struct {
 	// leave the socket as one batch (batchConn). WriteTimeout bounds writes to the socket only
 	// (see batchConn), never a wait for a resume slot or a read of the log.
 	writing bool
+	// receipts are the message.created events of the batch under way, reported once it is
+	// written (when the hub has a Receipts).
+	receipts []EventRef
 }
 
 func newWriter(c *Conn, floors map[uuid.UUID]int64) *writer {
@@ -41,6 +44,7 @@ func (w *writer) pause() error {
 	if err := w.c.out.end(); err != nil {
 		return errClientGone
 	}
+	w.reportReceipts()
 	return nil
 }
 
@@ -162,6 +166,9 @@ func (w *writer) sendEvent(f *outFrame) error {
 		return err
 	}
 	w.cursors[f.conv] = f.seq
+	if f.created {
+		w.noteReceipt(f.conv, f.seq)
+	}
 	if f.removed == w.c.userID {
 		// Removed: should the user be added again, the connection starts over from there.
 		delete(w.cursors, f.conv)

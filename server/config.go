@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/realtime"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	Redis      realtime.RedisConfig
 	Hub        realtime.HubConfig
 	Dispatcher realtime.DispatcherConfig
+	// Webhook configures webhooks and notification requests; without a URL there are none.
+	Webhook notify.Config
 }
 
 // DefaultDatabaseURL is a local PostgreSQL, as on a developer's machine.
@@ -62,6 +65,7 @@ func DefaultConfig() Config {
 		Redis:             realtime.DefaultRedisConfig("", defaultNodeID()),
 		Hub:               realtime.DefaultHubConfig(),
 		Dispatcher:        realtime.DefaultDispatcherConfig(),
+		Webhook:           notify.DefaultConfig(),
 	}
 }
 

@@ -36,6 +36,7 @@ type Handlers struct {
 	redis    pinger // nil on a node without Redis
 	// maxMembers caps a conversation's members; 0 is no cap.
 	maxMembers int
+	presence   presenceReader
 }
 
 // HandlerDeps is what the handlers work with.
@@ -52,6 +53,8 @@ type HandlerDeps struct {
 	Redis pinger
 	// MaxMembers caps a conversation's members; 0 is no cap.
 	MaxMembers int
+	// Presence reads users' presence for GET /v1/presence: the hub.
+	Presence presenceReader
 }
 
 type signaler interface {
@@ -83,6 +86,7 @@ func NewHandlers(deps HandlerDeps) (*Handlers, error) {
 		pool: deps.Pool, queries: queries, sends: newSendGroup(queries, deps.Registry),
 		gatherer: deps.Registry, logger: deps.Logger, document: document,
 		signals: deps.Signals, outbox: deps.Outbox, redis: deps.Redis, maxMembers: deps.MaxMembers,
+		presence: deps.Presence,
 	}, nil
 }
 

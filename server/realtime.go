@@ -52,16 +52,31 @@ func (s *Server) newLiveParts() (liveParts, error) {
 		local := realtime.NewLocalBroker(hub, s.logger)
 		publisher, carrier = local, local
 	}
+	webhooks, err := s.newWebhookParts(hub)
+	if err != nil {
+		return liveParts{}, err
+	}
+	services := []lifecycle.Service{hub}
+	if s.redis != nil {
+		// Shares the hub's presence with the other nodes. It starts after the hub, whose users it
+		// writes, and stops before it: the node's lease then lapses a grace later, and the other
+		// nodes take its users offline without it.
+		presence, err := realtime.NewPresenceSync(s.redis, s.cfg.Redis, hub.PresenceTracker(), s.logger)
+		if err != nil {
+			return liveParts{}, err
+		}
+		services = append(services, presence)
+	}
 	connConfig := s.pool.Config().ConnConfig.Copy()
 	dispatcher, err := realtime.NewDispatcher(s.cfg.Dispatcher, s.pool, func(ctx context.Context) (*pgx.Conn, error) {
 		return pgx.ConnectConfig(ctx, connConfig)
-	}, publisher, metrics, s.logger)
+	}, publisher, webhooks.handOff, metrics, s.logger)
 	if err != nil {
 		return liveParts{}, err
 	}
 	return liveParts{
 		hub: hub, dispatcher: dispatcher,
-		services: []lifecycle.Service{hub, carrier, dispatcher},
+		services: append(append(services, carrier, dispatcher), webhooks.services...),
 	}, nil
 }
 

@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		return nil, err
 	}
 	s.hub = live.hub
-	deps := HandlerDeps{Pool: s.pool, Registry: s.registry, Logger: logger, Signals: live.hub, Outbox: live.dispatcher, MaxMembers: cfg.MaxMembers}
+	deps := HandlerDeps{Pool: s.pool, Registry: s.registry, Logger: logger, Signals: live.hub, Presence: live.hub, Outbox: live.dispatcher, MaxMembers: cfg.MaxMembers}
 	if s.redis != nil {
 		deps.Redis = redisPinger{s.redis}
 	}

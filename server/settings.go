@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleyhq/parley/internal/setting"
+	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/realtime"
 )
 
@@ -37,6 +38,7 @@ func Settings() []Setting {
 	all = append(all, within(realtime.HubSettings(), func(c *Config) *realtime.HubConfig { return &c.Hub })...)
 	all = append(all, within(realtime.DispatcherSettings(), func(c *Config) *realtime.DispatcherConfig { return &c.Dispatcher })...)
 	all = append(all, within(realtime.RedisSettings(), func(c *Config) *realtime.RedisConfig { return &c.Redis })...)
+	all = append(all, within(notify.Settings(), func(c *Config) *notify.Config { return &c.Webhook })...)
 	flags := flagDocs()
 	rows := make([]Setting, len(all))
 	for i, s := range all {
@@ -95,32 +97,39 @@ type flagDoc struct{ flag, usage string }
 // flagDocs maps settings, by their names in Config, to their flags.
 func flagDocs() map[string]flagDoc {
 	return map[string]flagDoc{
-		"StartupTimeout":              {"startup-timeout", "how long start-up retries PostgreSQL while it does not answer, 0 for one try"},
-		"MaxBodyBytes":                {"max-body-bytes", "largest request body accepted; a larger one gets 413"},
-		"MaxHeaderBytes":              {"max-header-bytes", "largest request header block accepted; a larger one gets 431"},
-		"ReadHeaderTimeout":           {"read-header-timeout", "time allowed to read request headers"},
-		"ReadTimeout":                 {"read-timeout", "time allowed to read a whole request"},
-		"WriteTimeout":                {"write-timeout", "time allowed to write a response"},
-		"IdleTimeout":                 {"idle-timeout", "how long an idle keep-alive connection stays open"},
-		"ShutdownTimeout":             {"shutdown-timeout", "how long shutdown waits for in-flight requests"},
-		"DBMaxConns":                  {"db-max-conns", "PostgreSQL connections in the pool"},
-		"MaxMembers":                  {"max-members", "members one conversation may have, 0 for no limit"},
-		"Limits.Sends.PerMinute":      {"limit-sends-per-minute", "messages one user may send a minute, on average, 0 for no limit"},
-		"Limits.Sends.Burst":          {"limit-sends-burst", "messages one user may send at once after a quiet spell; at least 1 under a limit"},
-		"Limits.Writes.PerMinute":     {"limit-writes-per-minute", "other writes (POST, PUT, PATCH, DELETE) one user may make a minute, 0 for no limit"},
-		"Limits.Writes.Burst":         {"limit-writes-burst", "other writes one user may make at once; at least 1 under a limit"},
-		"Limits.Handshakes.PerMinute": {"limit-handshakes-per-minute", "WebSocket handshakes one client address may make a minute, 0 for no limit"},
-		"Limits.Handshakes.Burst":     {"limit-handshakes-burst", "WebSocket handshakes one client address may make at once; at least 1 under a limit"},
-		"Hub.QueueSize":               {"ws-queue-size", "frames queued per WebSocket before it is closed as a slow consumer, with 4001"},
-		"Hub.MaxFrameBytes":           {"ws-max-frame-bytes", "largest frame a client may send; a larger one closes with 1009"},
-		"Hub.ResumeLimit":             {"resume-limit", "events replayed per conversation on resume; beyond it the client gets resync"},
-		"Hub.MaxConcurrentResumes":    {"max-concurrent-resumes", "resume replays running at once on a node; others wait their turn"},
-		"Hub.HeartbeatInterval":       {"heartbeat", "WebSocket ping interval"},
-		"Hub.TypingRate":              {"limit-typing-per-minute", "typing frames one connection may send a minute, 0 for no limit"},
-		"Hub.TypingBurst":             {"limit-typing-burst", "typing frames one connection may send at once; at least 1 under a limit"},
-		"Hub.MaxConnsPerUser":         {"max-conns-per-user", "WebSockets one user may hold on a node, the next closed with 4429; 0 for no limit"},
-		"Redis.Shards":                {"shards", "Redis streams events are spread over, by conversation; the same on every node"},
-		"Redis.NodeGoneAfter":         {"node-gone-after", "remove the stream groups of nodes silent this long"},
+		"StartupTimeout":                {"startup-timeout", "how long start-up retries PostgreSQL while it does not answer, 0 for one try"},
+		"MaxBodyBytes":                  {"max-body-bytes", "largest request body accepted; a larger one gets 413"},
+		"MaxHeaderBytes":                {"max-header-bytes", "largest request header block accepted; a larger one gets 431"},
+		"ReadHeaderTimeout":             {"read-header-timeout", "time allowed to read request headers"},
+		"ReadTimeout":                   {"read-timeout", "time allowed to read a whole request"},
+		"WriteTimeout":                  {"write-timeout", "time allowed to write a response"},
+		"IdleTimeout":                   {"idle-timeout", "how long an idle keep-alive connection stays open"},
+		"ShutdownTimeout":               {"shutdown-timeout", "how long shutdown waits for in-flight requests"},
+		"DBMaxConns":                    {"db-max-conns", "PostgreSQL connections in the pool"},
+		"MaxMembers":                    {"max-members", "members one conversation may have, 0 for no limit"},
+		"Limits.Sends.PerMinute":        {"limit-sends-per-minute", "messages one user may send a minute, on average, 0 for no limit"},
+		"Limits.Sends.Burst":            {"limit-sends-burst", "messages one user may send at once after a quiet spell; at least 1 under a limit"},
+		"Limits.Writes.PerMinute":       {"limit-writes-per-minute", "other writes (POST, PUT, PATCH, DELETE) one user may make a minute, 0 for no limit"},
+		"Limits.Writes.Burst":           {"limit-writes-burst", "other writes one user may make at once; at least 1 under a limit"},
+		"Limits.Handshakes.PerMinute":   {"limit-handshakes-per-minute", "WebSocket handshakes one client address may make a minute, 0 for no limit"},
+		"Limits.Handshakes.Burst":       {"limit-handshakes-burst", "WebSocket handshakes one client address may make at once; at least 1 under a limit"},
+		"Hub.QueueSize":                 {"ws-queue-size", "frames queued per WebSocket before it is closed as a slow consumer, with 4001"},
+		"Hub.MaxFrameBytes":             {"ws-max-frame-bytes", "largest frame a client may send; a larger one closes with 1009"},
+		"Hub.ResumeLimit":               {"resume-limit", "events replayed per conversation on resume; beyond it the client gets resync"},
+		"Hub.MaxConcurrentResumes":      {"max-concurrent-resumes", "resume replays running at once on a node; others wait their turn"},
+		"Hub.HeartbeatInterval":         {"heartbeat", "WebSocket ping interval"},
+		"Hub.TypingRate":                {"limit-typing-per-minute", "typing frames one connection may send a minute, 0 for no limit"},
+		"Hub.TypingBurst":               {"limit-typing-burst", "typing frames one connection may send at once; at least 1 under a limit"},
+		"Hub.MaxConnsPerUser":           {"max-conns-per-user", "WebSockets one user may hold on a node, the next closed with 4429; 0 for no limit"},
+		"Hub.Presence.Grace":            {"presence-grace", "how long a user stays online after their last WebSocket on a node closes; a reconnect within it shows nothing"},
+		"Hub.Presence.LeaseTTL":         {"presence-lease-ttl", "how long a node's presence lease lasts unrenewed; once it lapses the other nodes take its users offline"},
+		"Hub.Presence.MaxSubscriptions": {"presence-max-subscriptions", "users one WebSocket may watch with presence.subscribe"},
+		"Redis.Shards":                  {"shards", "Redis streams events are spread over, by conversation; the same on every node"},
+		"Redis.NodeGoneAfter":           {"node-gone-after", "remove the stream groups of nodes silent this long"},
+		"Webhook.NotifyDelay":           {"notify-delay", "how long a recipient's WebSockets have to receive a new message before a notification.requested webhook is sent for them"},
+		"Webhook.Timeout":               {"webhook-timeout", "time allowed for one webhook POST"},
+		"Webhook.RetryFor":              {"webhook-retry-for", "how long a failing webhook is retried before it is dead-lettered"},
+		"Webhook.Concurrency":           {"webhook-concurrency", "conversations a node sends webhooks for at once"},
 
 		"DatabaseURL":        {flag: "database-url"},
 		"Auth.JWKSURL":       {flag: "jwks-url"},
@@ -129,6 +138,9 @@ func flagDocs() map[string]flagDoc {
 		"Redis.URL":          {flag: "redis-url"},
 		"Redis.Namespace":    {flag: "redis-namespace"},
 		"Redis.NodeID":       {flag: "node-id"},
+		"Webhook.URL":        {flag: "webhook-url"},
+		"Webhook.Secret":     {flag: "webhook-secret"},
+		"Webhook.Events":     {flag: "webhook-events"},
 	}
 }
 
@@ -173,7 +185,10 @@ func (c Config) check() error {
 	if err := c.Dispatcher.Validate(); err != nil {
 		return err
 	}
-	return c.Redis.Validate()
+	if err := c.Redis.Validate(); err != nil {
+		return err
+	}
+	return c.Webhook.Validate()
 }
 
 func (a AuthConfig) check() error {

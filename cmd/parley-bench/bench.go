@@ -54,6 +54,7 @@ type benchStats struct {
 	reactionEvents                                 atomic.Int64
 	gaps, dups, resyncs, errorFrames, badFrames    atomic.Int64
 	serverCloses                                   atomic.Int64
+	presenceFrames                                 atomic.Int64
 	sentOK, sentErr, windowOK, windowErr           atomic.Int64
 }
 
@@ -150,6 +151,10 @@ func (b *bench) run(ctx context.Context) error {
 		return b.runList(ctx)
 	case "reactions":
 		return b.runReactions(ctx)
+	case "webhooks":
+		return b.runWebhooks(ctx)
+	case "presence":
+		return b.runPresence(ctx)
 	default:
 		return b.runResume(ctx)
 	}

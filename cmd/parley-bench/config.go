@@ -40,6 +40,11 @@ type benchConfig struct {
 	unread           int   // list: unread messages in each conversation
 	readers          int   // search, list: concurrent requests
 	markRead         bool  // list: the reader reads everything before the window
+	// webhooks: the receiver's address and secret, and the receiver outage.
+	webhookListen, webhookSecret string
+	outage                       time.Duration
+	outageRate                   float64
+	presence                     presenceConfig
 	// durationSet and warmupSet say the flags were given, so that soak's longer defaults apply
 	// only when they were not.
 	durationSet, warmupSet bool
@@ -67,9 +72,9 @@ func parseURLs(list string) ([]string, error) {
 // fillDefaults applies the mode's defaults and refuses what cannot be run.
 func (c *benchConfig) fillDefaults() error {
 	switch c.mode {
-	case "idle", "fanout", "sends", "resume", "soak", "search", "list", "reactions":
+	case "idle", "fanout", "sends", "resume", "soak", "search", "list", "reactions", "webhooks", "presence":
 	default:
-		return fmt.Errorf("--mode %q: want idle, fanout, sends, resume, soak, search, list or reactions", c.mode)
+		return fmt.Errorf("--mode %q: want idle, fanout, sends, resume, soak, search, list, reactions, webhooks or presence", c.mode)
 	}
 	for _, step := range []func() error{c.fillTimes, c.fillConns, c.fillRate, c.checkRest, c.fillRunID} {
 		if err := step(); err != nil {
@@ -113,7 +118,7 @@ func (c *benchConfig) fillConns() error {
 	}
 	if c.conns < 0 {
 		switch c.mode {
-		case "sends":
+		case "sends", "webhooks":
 			c.conns = 0
 		case "resume":
 			c.conns = 100
@@ -121,11 +126,13 @@ func (c *benchConfig) fillConns() error {
 			c.conns = 200
 		case "reactions":
 			c.conns = 500
+		case "presence":
+			c.conns = 10_000
 		default:
 			c.conns = 1000
 		}
 	}
-	if c.conns == 0 && c.mode != "sends" {
+	if c.conns == 0 && c.mode != "sends" && c.mode != "webhooks" {
 		return fmt.Errorf("--conns: mode %s needs at least one connection", c.mode)
 	}
 	if c.mode == "reactions" {
@@ -136,10 +143,12 @@ func (c *benchConfig) fillConns() error {
 	}
 	if c.convs <= 0 {
 		switch {
-		case c.mode == "sends" && c.conns == 0:
+		case (c.mode == "sends" || c.mode == "webhooks") && c.conns == 0:
 			c.convs = 100
 		case c.mode == "soak":
 			c.convs = max(1, c.conns/10)
+		case c.mode == "presence":
+			c.convs = max(1, c.conns/100) // each connection watches its conversation's 100 members
 		default:
 			c.convs = max(1, c.conns/50)
 		}
@@ -181,7 +190,7 @@ func (c *benchConfig) fillRate() error {
 	}
 	if c.senders <= 0 {
 		switch c.mode {
-		case "sends", "search", "list", "reactions":
+		case "sends", "search", "list", "reactions", "webhooks":
 			c.senders = 64
 		case "resume":
 			c.senders = 16
@@ -201,6 +210,9 @@ func (c *benchConfig) checkRest() error {
 	}
 	if c.readers < 1 && (c.mode == "search" || c.mode == "list") {
 		return errors.New("--readers: at least 1")
+	}
+	if c.mode == "webhooks" && (c.outage < 0 || c.outage > maxDuration || c.outageRate <= 0) {
+		return fmt.Errorf("--outage %s, --outage-rate %.0f: want 0 to %s, and a positive rate", c.outage, c.outageRate, maxDuration)
 	}
 	if c.dialConcurrency < 1 {
 		return errors.New("--dial-concurrency: at least 1")

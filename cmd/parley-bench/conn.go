@@ -43,6 +43,7 @@ type benchConn struct {
 
 	gaps, dups, events atomic.Int64
 	reactions          atomic.Int64 // reaction.added events, each counted once
+	presenceFrames     atomic.Int64
 }
 
 // connConv is what one connection knows of one conversation.
@@ -233,6 +234,9 @@ func (c *benchConn) handle(data []byte, now time.Time) string {
 			c.b.noteBadFrame(data)
 		case "resync":
 			c.b.stats.resyncs.Add(1)
+		case "presence":
+			c.presenceFrames.Add(1)
+			c.b.stats.presenceFrames.Add(1)
 		case "error":
 			c.b.stats.errorFrames.Add(1)
 			c.b.noteBadFrame(data)

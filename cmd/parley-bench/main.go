@@ -1,8 +1,7 @@
 // Command parley-bench is Parley's load tool: it drives one or more running servers with
-// WebSocket connections and HTTP requests (modes idle, fanout, sends, resume, soak, search, list
-// and reactions) and reports latency, throughput, delivery correctness and the servers' own
-// figures. It speaks only the
-// HTTP and WebSocket contract, so it links none of the server.
+// WebSocket connections and HTTP requests (modes idle, fanout, sends, resume, soak, search, list,
+// reactions and webhooks) and reports latency, throughput, delivery correctness and the servers'
+// own figures. It speaks only the HTTP and WebSocket contract, so it links none of the server.
 package main
 
 import (
@@ -78,6 +77,20 @@ Modes:
           (default: all within one second), --senders at a time. Checks that every reaction is
           stored and that every connection got every reaction.added once, in seq order; reports
           the PUT latency and PUT->deliver latency.
+  webhooks  runs a webhook receiver at --webhook-listen (start the servers with --webhook-url
+          http://<that address>/ and --webhook-secret, given here too to verify signatures);
+          --senders send into --convs (default 100) conversations as fast as they go (or at
+          --rate) for --duration after --warmup: durable sends/s and webhooks delivered/s; then
+          the time for the webhook backlog to drain. Then the receiver answers 503 for --outage
+          (default 1m) while --outage-rate (default 1000) messages/s are sent, and the time to
+          drain that backlog once it answers again. Checks seq order per conversation,
+          signatures, and that every event arrived.
+  presence  --conns (default 10,000) users, 100 to a conversation (--convs default conns/100),
+          each watching the presence of its conversation's members (presence.subscribe); then
+          --flap-percent (default 5) of the users a minute disconnect for --flap-offline (default
+          15s, beyond the servers' grace) and reconnect. After --warmup, over --duration: presence
+          frames received/s, the servers' presence transitions and frames, their CPU, and with
+          --redis-url the Redis commands/s (INFO), which grow with transitions, not watchers.
 
 search and list seed through the API and reuse what an earlier run seeded: with the same
 --run-id, conversations found with their messages are not seeded again (only what they lack is
@@ -103,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	registerFlags(fs, &cfg, &fv)
 	cmd := &ffcli.Command{
 		ShortUsage: "parley-bench [flags]",
-		ShortHelp:  "Load running Parley servers: connections, fan-out latency, sends/s, resume, soak, search, list, reactions.",
+		ShortHelp:  "Load running Parley servers: connections, fan-out latency, sends/s, resume, soak, search, list, reactions, webhooks.",
 		LongHelp:   longHelp,
 		FlagSet:    fs,
 		Options:    []ff.Option{ff.WithEnvVarPrefix("PARLEY")},
@@ -131,7 +144,7 @@ func registerFlags(fs *flag.FlagSet, cfg *benchConfig, fv *flagValues) {
 	fs.StringVar(&fv.issuer, "jwt-issuer", "", "token issuer (iss), when the servers require one")
 	fs.StringVar(&fv.audience, "jwt-audience", "", "token audience (aud), when the servers require one")
 	fs.BoolVar(&fv.dev, "dev", false, "without --jwt-secret, sign with the local development secret that 'parley serve --dev' verifies")
-	fs.StringVar(&cfg.mode, "mode", "fanout", "what to measure: idle, fanout, sends, resume, soak, search, list or reactions (see above)")
+	fs.StringVar(&cfg.mode, "mode", "fanout", "what to measure: idle, fanout, sends, resume, soak, search, list, reactions, webhooks or presence (see above)")
 	fs.IntVar(&cfg.conns, "conns", -1, "WebSocket connections, one user each (default: 1000; resume: 100; soak: 200; reactions: 500; sends, search, list: 0)")
 	fs.IntVar(&cfg.convs, "convs", 0, "conversations; user k is a member of conversation k mod convs (default: conns/50, at least 1; soak: conns/10; sends: 100; search: 1000; list: 50; reactions: 1)")
 	fs.Float64Var(&cfg.rate, "rate", -1, "messages per second sent through the HTTP API, spread over the conversations (default: fanout 200; soak 50; sends and resume 0 = as fast as the senders go); reactions: reactions per second (default --conns)")
@@ -147,6 +160,11 @@ func registerFlags(fs *flag.FlagSet, cfg *benchConfig, fv *flagValues) {
 	fs.Int64Var(&cfg.seed, "seed", 1_000_000, "search: messages to seed, message i into conversation i mod --convs")
 	fs.IntVar(&cfg.unread, "unread", 10_000, "list: messages from others, unread by the reader, in each of its conversations")
 	fs.IntVar(&cfg.readers, "readers", 4, "search, list: concurrent requests during the warm-up and the window")
+	fs.StringVar(&cfg.webhookListen, "webhook-listen", "127.0.0.1:9099", "webhooks: address of the bench's webhook receiver (the servers' --webhook-url is http://<it>/)")
+	fs.StringVar(&cfg.webhookSecret, "webhook-secret", "", "webhooks: the servers' --webhook-secret, to verify every signature (empty: not verified)")
+	fs.DurationVar(&cfg.outage, "outage", time.Minute, "webhooks: how long the receiver answers 503 after the sustained window, while the senders go on (0: no outage)")
+	fs.Float64Var(&cfg.outageRate, "outage-rate", 1000, "webhooks: messages per second sent during the outage")
+	registerPresenceFlags(fs, &cfg.presence)
 	fs.BoolVar(&cfg.markRead, "mark-read", false, "list: before measuring, the reader marks every conversation read (for or against the same conversations unread)")
 }
 

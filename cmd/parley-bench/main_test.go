@@ -31,7 +31,7 @@ func TestBenchRefusesWhatItCannotRun(t *testing.T) {
 	t.Setenv("PARLEY_JWT_SECRET", "a-secret-from-the-environment-32b")
 	for args, want := range map[string]string{
 		"--duration 11m":             "at most 10m",
-		"--mode storm":               "want idle, fanout, sends, resume, soak, search, list or reactions",
+		"--mode storm":               "want idle, fanout, sends, resume, soak, search, list, reactions, webhooks or presence",
 		"--conns 10 --convs 20":      "at most --conns",
 		"--mode idle --conns 0":      "at least one connection",
 		"--url ftp://x":              "want http(s)://host:port",

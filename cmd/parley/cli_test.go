@@ -180,7 +180,7 @@ func TestMakeRunStopsCleanlyOnCtrlC(t *testing.T) {
 // what is wrong and the usage listing the commands to use instead. Help they ask for exits 0.
 func TestCommandLineMistakesExitTwoListingTheCommands(t *testing.T) {
 	t.Parallel()
-	rootCommands := []string{"  serve ", "  migrate ", "  token ", "  version ", "  help "}
+	rootCommands := []string{"  serve ", "  migrate ", "  token ", "  webhooks ", "  version ", "  help "}
 	for _, c := range []struct {
 		args, first string
 		status      int
@@ -196,6 +196,9 @@ func TestCommandLineMistakesExitTwoListingTheCommands(t *testing.T) {
 		{"help", "DESCRIPTION", 0, rootCommands},
 		{"help migrate", "DESCRIPTION", 0, []string{"  up ", "  status "}},
 		{"migrate up -h", "DESCRIPTION", 0, []string{"  -database-url "}},
+		{"webhooks", "DESCRIPTION", 2, []string{"  list ", "  retry "}},
+		{"webhooks retry", "parley: retry takes --all or the ids of dead letters", 2, []string{"  parley webhooks retry [flags] (--all | <id>...)"}},
+		{"webhooks list -h", "DESCRIPTION", 0, []string{"  -database-url ", "  -json=false ", "  -limit "}},
 	} {
 		stdout, stderr, status := runBinary(t, userEnv(t), strings.Fields(c.args)...)
 		require.Equal(t, c.status, status, "parley %s:\n%s%s", c.args, stdout, stderr)

@@ -1,5 +1,5 @@
-// Command parley runs the Parley messaging backend: `serve`, `migrate`, `token`, `version` and
-// `help`. The load tool is a binary of its own, parley-bench.
+// Command parley runs the Parley messaging backend: `serve`, `migrate`, `token`, `webhooks`,
+// `version` and `help`. The load tool is a binary of its own, parley-bench.
 // Every flag can also be set through the environment as PARLEY_<FLAG> (dashes become
 // underscores, e.g. --database-url is PARLEY_DATABASE_URL).
 //
@@ -98,6 +98,7 @@ func commandTree(stdout, stderr io.Writer) *ffcli.Command {
 			serveCommand(stderr),
 			migrateCommand(stdout),
 			tokenCommand(stdout),
+			webhooksCommand(stdout),
 			versionCommand(stdout),
 		},
 	}

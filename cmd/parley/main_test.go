@@ -107,7 +107,7 @@ func TestEveryBooleanFlagNamesItselfRefusingAValue(t *testing.T) {
 		}
 	}
 	visit(nil, commandTree(io.Discard, io.Discard))
-	require.Equal(t, 2, checked, "serve's --dev and --migrate")
+	require.Equal(t, 4, checked, "serve's --dev and --migrate, webhooks list --json and webhooks retry --all")
 }
 
 // Without the linker's stamp, version falls back on what the go command recorded of the build.

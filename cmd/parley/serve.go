@@ -52,6 +52,7 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 	var (
 		auth                           authFlags
 		addr, origins, logLevel, logFm string
+		webhookEvents                  string
 	)
 	auth.register(fs)
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
@@ -61,6 +62,9 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 	fs.StringVar(&cfg.Redis.NodeID, "node-id", cfg.Redis.NodeID, "this node's name in Redis; keep it stable across restarts (default: the host name)")
 	fs.StringVar(&cfg.Redis.Namespace, "redis-namespace", cfg.Redis.Namespace, "prefix of every Redis key and channel")
 	fs.StringVar(&origins, "ws-origins", "", "browser origins allowed to open WebSockets besides the server's own host, comma separated (patterns like *.example.com)")
+	fs.StringVar(&cfg.Webhook.URL, "webhook-url", "", "URL that receives every durable event and notification request as a signed POST (empty: no webhooks)")
+	fs.StringVar(&cfg.Webhook.Secret, "webhook-secret", "", "key that signs webhooks, Standard Webhooks style: whsec_<base64>, or any other text as the key itself")
+	fs.StringVar(&webhookEvents, "webhook-events", "", "webhook types to send, comma separated: event types such as message.created, and notification.requested (empty: all)")
 	fs.StringVar(&cfg.ClientAddrHeader, "client-addr-header", "", "header a trusted proxy sets to the client address, e.g. X-Forwarded-For (empty: the TCP peer)")
 	choiceFlag(fs, &logLevel, "log-level", "info", "a log level", "debug", "info", "warn", "error")
 	choiceFlag(fs, &logFm, "log-format", "text", "a log format", "text", "json")
@@ -89,6 +93,11 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 			if origins != "" {
 				for _, o := range strings.Split(origins, ",") {
 					cfg.Hub.OriginPatterns = append(cfg.Hub.OriginPatterns, strings.TrimSpace(o))
+				}
+			}
+			if webhookEvents != "" {
+				for _, t := range strings.Split(webhookEvents, ",") {
+					cfg.Webhook.Events = append(cfg.Webhook.Events, strings.TrimSpace(t))
 				}
 			}
 			if cfg.Auth, err = auth.config(); err != nil {

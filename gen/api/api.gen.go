@@ -162,6 +162,21 @@ func (e HealthReportStatus) Valid() bool {
 	}
 }
 
+// Defines values for NotificationRequestedType.
+const (
+	NotificationRequestedTypeNotificationRequested NotificationRequestedType = "notification.requested"
+)
+
+// Valid indicates whether the value is a known member of the NotificationRequestedType enum.
+func (e NotificationRequestedType) Valid() bool {
+	switch e {
+	case NotificationRequestedTypeNotificationRequested:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PingFrameType.
 const (
 	PingFrameTypePing PingFrameType = "ping"
@@ -186,6 +201,54 @@ const (
 func (e PongFrameType) Valid() bool {
 	switch e {
 	case PongFrameTypePong:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PresenceFrameType.
+const (
+	PresenceFrameTypePresence PresenceFrameType = "presence"
+)
+
+// Valid indicates whether the value is a known member of the PresenceFrameType enum.
+func (e PresenceFrameType) Valid() bool {
+	switch e {
+	case PresenceFrameTypePresence:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PresenceStatus.
+const (
+	PresenceStatusOffline PresenceStatus = "offline"
+	PresenceStatusOnline  PresenceStatus = "online"
+)
+
+// Valid indicates whether the value is a known member of the PresenceStatus enum.
+func (e PresenceStatus) Valid() bool {
+	switch e {
+	case PresenceStatusOffline:
+		return true
+	case PresenceStatusOnline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PresenceSubscribeFrameType.
+const (
+	PresenceSubscribeFrameTypePresenceSubscribe PresenceSubscribeFrameType = "presence.subscribe"
+)
+
+// Valid indicates whether the value is a known member of the PresenceSubscribeFrameType enum.
+func (e PresenceSubscribeFrameType) Valid() bool {
+	switch e {
+	case PresenceSubscribeFrameTypePresenceSubscribe:
 		return true
 	default:
 		return false
@@ -595,6 +658,44 @@ type MessagePage struct {
 	Items   []Message `json:"items"`
 }
 
+// Notification A push notification to request: ids only, no message body (the push service fetches what
+// it shows). `unread_count` is the recipient's unread count in the conversation when the
+// request was made.
+type Notification struct {
+	ConversationId openapi_types.UUID `json:"conversation_id"`
+
+	// Mention The message mentions the recipient.
+	Mention   bool               `json:"mention"`
+	MessageId openapi_types.UUID `json:"message_id"`
+
+	// SenderId Example: alice
+	SenderId    UserID `json:"sender_id"`
+	Seq         int64  `json:"seq"`
+	UnreadCount int64  `json:"unread_count"`
+
+	// UserId Example: alice
+	UserId UserID `json:"user_id"`
+}
+
+// NotificationRequested The body of a `notification.requested` webhook: sent once per recipient and message when
+// none of the recipient's WebSockets received the message within `--notify-delay`. `id` is
+// `<conversation_id>:<seq>:<user_id>`.
+//
+// Example: {"id":"7f1c2a9e-3b5d-4c8e-9a1f-2b3c4d5e6f70:42:bob","notification":{"conversation_id":"7f1c2a9e-3b5d-4c8e-9a1f-2b3c4d5e6f70","mention":true,"message_id":"0b6f7c1e-8d2a-4f3b-9c5d-6e7f8a9b0c1d","sender_id":"alice","seq":42,"unread_count":3,"user_id":"bob"},"type":"notification.requested"}
+type NotificationRequested struct {
+	// Id Example: 7f1c2a9e-3b5d-4c8e-9a1f-2b3c4d5e6f70:42:bob
+	Id string `json:"id"`
+
+	// Notification A push notification to request: ids only, no message body (the push service fetches what
+	// it shows). `unread_count` is the recipient's unread count in the conversation when the
+	// request was made.
+	Notification Notification              `json:"notification"`
+	Type         NotificationRequestedType `json:"type"`
+}
+
+// NotificationRequestedType defines model for NotificationRequested.Type.
+type NotificationRequestedType string
+
 // PingFrame client → server: application heartbeat; answered with pong and the same id.
 type PingFrame struct {
 	Id   *string       `json:"id,omitempty"`
@@ -612,6 +713,48 @@ type PongFrame struct {
 
 // PongFrameType defines model for PongFrame.Type.
 type PongFrameType string
+
+// Presence A user's presence. `last_seen_at` is when an offline user was last online, when known
+// (never for a user the caller may not see).
+//
+// Example: {"last_seen_at":"2026-12-02T09:30:00Z","status":"offline","user_id":"bob"}
+type Presence struct {
+	LastSeenAt *time.Time     `json:"last_seen_at,omitempty"`
+	Status     PresenceStatus `json:"status"`
+
+	// UserId Example: alice
+	UserId UserID `json:"user_id"`
+}
+
+// PresenceFrame server → client: presence of watched users. After `presence.subscribe`, first the whole
+// set, then only the users whose status changed, at most one frame a second.
+type PresenceFrame struct {
+	Type  PresenceFrameType `json:"type"`
+	Users []Presence        `json:"users"`
+}
+
+// PresenceFrameType defines model for PresenceFrame.Type.
+type PresenceFrameType string
+
+// PresenceList defines model for PresenceList.
+type PresenceList struct {
+	Items []Presence `json:"items"`
+}
+
+// PresenceStatus defines model for PresenceStatus.
+type PresenceStatus string
+
+// PresenceSubscribeFrame client → server: watch these users' presence, replacing the set watched before (an empty
+// list stops watching). At most 500: more is refused with an `error` frame
+// `too_many_subscriptions` and the set stays as it was. Users who share no conversation with
+// the caller are listed as offline and never change.
+type PresenceSubscribeFrame struct {
+	Type    PresenceSubscribeFrameType `json:"type"`
+	UserIds []UserID                   `json:"user_ids"`
+}
+
+// PresenceSubscribeFrameType defines model for PresenceSubscribeFrame.Type.
+type PresenceSubscribeFrameType string
 
 // Problem An RFC 9457 problem detail.
 type Problem struct {
@@ -812,6 +955,20 @@ type UpdateConversationRequest struct {
 // UserID Example: alice
 type UserID = string
 
+// WebhookEvent The body of a webhook for a durable event. `id` (also the `webhook-id` header) is
+// `<conversation_id>:<seq>`: a resend carries the same one, so receivers deduplicate on it.
+type WebhookEvent struct {
+	// Event One durable change to a conversation. `message.*` events carry `message`, `member.*` events
+	// carry `member`, `conversation.updated` carries `conversation`, `reaction.*` carry
+	// `reaction`. A reply's `message.created` is all there is of it: the root's `reply_count`
+	// grows by one (and shrinks by one with the reply's `message.deleted`).
+	Event Event `json:"event"`
+
+	// Id Example: 7f1c2a9e-3b5d-4c8e-9a1f-2b3c4d5e6f70:42
+	Id   string    `json:"id"`
+	Type EventType `json:"type"`
+}
+
 // AfterSeq defines model for AfterSeq.
 type AfterSeq = int64
 
@@ -930,6 +1087,12 @@ type SearchMessagesParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetPresenceParams defines parameters for GetPresence.
+type GetPresenceParams struct {
+	// UserIds The users, comma separated, 1–500.
+	UserIds []UserID `form:"user_ids" json:"user_ids"`
 }
 
 // ConnectWebSocketParams defines parameters for ConnectWebSocket.
@@ -1351,6 +1514,17 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/messages/search (the `SearchMessages` operationId).
 	SearchMessages(ctx context.Context, params *SearchMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPresence Who of some users is online
+	//
+	// Online while the user holds a WebSocket on any node; offline 10 s after their last one
+	// closes, or within 60 s of their node dying. Only users who share a conversation with the
+	// caller are visible: anyone else reads as offline, without `last_seen_at`. Items come in the
+	// order asked, each user once. The same answer, kept current, is what a WebSocket gets after
+	// `presence.subscribe`.
+	//
+	// Corresponds with GET /v1/presence (the `GetPresence` operationId).
+	GetPresence(ctx context.Context, params *GetPresenceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ConnectWebSocket Open the live connection (WebSocket, subprotocol parley.v1)
 	//
@@ -2028,6 +2202,27 @@ func (c *Client) BlockUser(ctx context.Context, userId UserIDPath, reqEditors ..
 // Corresponds with GET /v1/messages/search (the `SearchMessages` operationId).
 func (c *Client) SearchMessages(ctx context.Context, params *SearchMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSearchMessagesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPresence Who of some users is online
+//
+// Online while the user holds a WebSocket on any node; offline 10 s after their last one
+// closes, or within 60 s of their node dying. Only users who share a conversation with the
+// caller are visible: anyone else reads as offline, without `last_seen_at`. Items come in the
+// order asked, each user once. The same answer, kept current, is what a WebSocket gets after
+// `presence.subscribe`.
+//
+// Corresponds with GET /v1/presence (the `GetPresence` operationId).
+func (c *Client) GetPresence(ctx context.Context, params *GetPresenceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPresenceRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3385,6 +3580,60 @@ func NewSearchMessagesRequest(server string, params *SearchMessagesParams) (*htt
 	return req, nil
 }
 
+// NewGetPresenceRequest constructs an http.Request for the GetPresence method
+func NewGetPresenceRequest(server string, params *GetPresenceParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/presence")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserIds != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "user_ids", params.UserIds, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewConnectWebSocketRequest constructs an http.Request for the ConnectWebSocket method
 func NewConnectWebSocketRequest(server string, params *ConnectWebSocketParams) (*http.Request, error) {
 	var err error
@@ -3843,6 +4092,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/messages/search (the `SearchMessages` operationId).
 	SearchMessagesWithResponse(ctx context.Context, params *SearchMessagesParams, reqEditors ...RequestEditorFn) (*SearchMessagesResponse, error)
+
+	// GetPresenceWithResponse Who of some users is online
+	//
+	// Online while the user holds a WebSocket on any node; offline 10 s after their last one
+	// closes, or within 60 s of their node dying. Only users who share a conversation with the
+	// caller are visible: anyone else reads as offline, without `last_seen_at`. Items come in the
+	// order asked, each user once. The same answer, kept current, is what a WebSocket gets after
+	// `presence.subscribe`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/presence (the `GetPresence` operationId).
+	GetPresenceWithResponse(ctx context.Context, params *GetPresenceParams, reqEditors ...RequestEditorFn) (*GetPresenceResponse, error)
 
 	// ConnectWebSocketWithResponse Open the live connection (WebSocket, subprotocol parley.v1)
 	//
@@ -6495,6 +6757,106 @@ func (r SearchMessagesResponse) ContentType() string {
 	return ""
 }
 
+// GetPresenceResponse401Headers the declared response headers of an HTTP 401 response for GetPresence
+type GetPresenceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetPresenceResponse429Headers the declared response headers of an HTTP 429 response for GetPresence
+type GetPresenceResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// GetPresenceResponse503Headers the declared response headers of an HTTP 503 response for GetPresence
+type GetPresenceResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetPresenceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PresenceList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPresenceResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPresenceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetPresenceResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPresenceResponse) GetJSON200() *PresenceList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPresenceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPresenceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPresenceResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPresenceResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPresenceResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPresenceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPresenceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPresenceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPresenceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ConnectWebSocketResponse401Headers the declared response headers of an HTTP 401 response for ConnectWebSocket
 type ConnectWebSocketResponse401Headers struct {
 	WWWAuthenticate *string
@@ -7164,6 +7526,25 @@ func (c *ClientWithResponses) SearchMessagesWithResponse(ctx context.Context, pa
 		return nil, err
 	}
 	return ParseSearchMessagesResponse(rsp)
+}
+
+// GetPresenceWithResponse Who of some users is online
+//
+// Online while the user holds a WebSocket on any node; offline 10 s after their last one
+// closes, or within 60 s of their node dying. Only users who share a conversation with the
+// caller are visible: anyone else reads as offline, without `last_seen_at`. Items come in the
+// order asked, each user once. The same answer, kept current, is what a WebSocket gets after
+// `presence.subscribe`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/presence (the `GetPresence` operationId).
+func (c *ClientWithResponses) GetPresenceWithResponse(ctx context.Context, params *GetPresenceParams, reqEditors ...RequestEditorFn) (*GetPresenceResponse, error) {
+	rsp, err := c.GetPresence(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPresenceResponse(rsp)
 }
 
 // ConnectWebSocketWithResponse Open the live connection (WebSocket, subprotocol parley.v1)
@@ -9911,6 +10292,121 @@ func ParseSearchMessagesResponse(rsp *http.Response) (*SearchMessagesResponse, e
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers SearchMessagesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPresenceResponse parses an HTTP response from a GetPresenceWithResponse call
+func ParseGetPresenceResponse(rsp *http.Response) (*GetPresenceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPresenceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PresenceList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetPresenceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetPresenceResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetPresenceResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

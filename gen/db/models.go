@@ -74,6 +74,13 @@ type Message struct {
 	Search         interface{}
 }
 
+type NotifyJob struct {
+	ConversationID uuid.UUID
+	Seq            int64
+	Shard          int16
+	DueAt          time.Time
+}
+
 type Outbox struct {
 	ID             int64
 	ConversationID uuid.UUID
@@ -87,4 +94,43 @@ type Reaction struct {
 	Emoji          string
 	UserID         string
 	CreatedAt      time.Time
+}
+
+type WebhookDeadLetter struct {
+	ID             string
+	OrderingKey    string
+	ConversationID uuid.UUID
+	Seq            int64
+	Shard          int16
+	Type           string
+	Body           string
+	CreatedAt      time.Time
+	Attempts       int32
+	LastError      *string
+	DeadAt         time.Time
+}
+
+type WebhookDelivery struct {
+	ID             string
+	OrderingKey    string
+	ConversationID uuid.UUID
+	Seq            int64
+	Shard          int16
+	Type           string
+	Body           string
+	CreatedAt      time.Time
+	Attempts       int32
+	NextAttemptAt  time.Time
+	LastError      *string
+}
+
+type WebhookLease struct {
+	Shard      int16
+	Owner      *string
+	LeaseUntil time.Time
+}
+
+type WebhookNode struct {
+	Node      string
+	SeenUntil time.Time
 }
