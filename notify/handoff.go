@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/db"
 	"github.com/parleyhq/parley/realtime"
 )
@@ -85,7 +86,7 @@ func (h *HandOff) HandOff(ctx context.Context, tx pgx.Tx, batch []realtime.Envel
 			hooks.Types = append(hooks.Types, t.Type)
 			hooks.Bodies = append(hooks.Bodies, string(body))
 		}
-		if wantJobs && t.Type == "message.created" {
+		if wantJobs && t.Type == string(api.EventTypeMessageCreated) {
 			jobs.ConversationIds = append(jobs.ConversationIds, e.ConversationID)
 			jobs.Seqs = append(jobs.Seqs, e.Seq)
 			jobs.Shards = append(jobs.Shards, shard)
