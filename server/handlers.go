@@ -83,7 +83,7 @@ func NewHandlers(deps HandlerDeps) (*Handlers, error) {
 	}
 	queries := db.New(deps.Pool)
 	return &Handlers{
-		pool: deps.Pool, queries: queries, sends: newSendGroup(queries, deps.Registry),
+		pool: deps.Pool, queries: queries, sends: newSendGroup(deps.Pool, deps.Registry),
 		gatherer: deps.Registry, logger: deps.Logger, document: document,
 		signals: deps.Signals, outbox: deps.Outbox, redis: deps.Redis, maxMembers: deps.MaxMembers,
 		presence: deps.Presence,

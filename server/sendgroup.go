@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/gen/db"
@@ -32,13 +33,13 @@ const (
 // repeated client_msg_id aborts the whole transaction), each of its sends is written again on its
 // own, so that one send's failure never fails the others.
 type sendGroup struct {
-	queries *db.Queries
+	pool    *pgxpool.Pool
 	sizes   prometheus.Histogram
 	batcher *batch.Batcher[db.MessageSendParams, int64]
 }
 
-func newSendGroup(queries *db.Queries, reg prometheus.Registerer) *sendGroup {
-	g := &sendGroup{queries: queries, sizes: prometheus.NewHistogram(prometheus.HistogramOpts{
+func newSendGroup(pool *pgxpool.Pool, reg prometheus.Registerer) *sendGroup {
+	g := &sendGroup{pool: pool, sizes: prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "parley_send_group_size",
 		Help:    "Sends written in one transaction and commit.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
@@ -81,8 +82,21 @@ func (g *sendGroup) writeBatch(ctx context.Context, params []db.MessageSendParam
 	for k, i := range which {
 		batchParams[k] = params[i]
 	}
+	// The batch runs on a connection held until its outcome is read: sent through the pool, the
+	// connection would go back to it when the generated QueryRow closes the batch, and the Close
+	// below (the only way to learn whether the implicit transaction committed) would then touch
+	// a connection another request is using.
+	conn, err := g.pool.Acquire(ctx)
+	if err != nil {
+		err = fmt.Errorf("acquire a connection for a send group: %w", err)
+		for _, i := range which {
+			seqs[i], errs[i] = 0, err
+		}
+		return err
+	}
+	defer conn.Release()
 	var first error
-	results := g.queries.MessageSend(ctx, batchParams)
+	results := db.New(conn).MessageSend(ctx, batchParams)
 	results.QueryRow(func(k int, seq int64, err error) {
 		seqs[which[k]], errs[which[k]] = seq, err
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) && first == nil {
