@@ -91,6 +91,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for kind := range m.sentByKind {
 		m.sentByKind[kind] = m.framesSent.WithLabelValues(kindLabel(frameKind(kind)))
 	}
+	// Present at zero from the start, so that rates and dashboards see a series before the first
+	// close, resume or gap fill of each kind.
+	for _, reason := range []string{"slow_consumer", "token_expired", "shutdown", "policy", "store_unavailable", "resume_busy", "too_many_connections"} {
+		m.closes.WithLabelValues(reason)
+	}
+	for _, outcome := range []string{"replayed", "resync", "not_member"} {
+		m.resumes.WithLabelValues(outcome)
+	}
+	for _, where := range []string{readReorder, readCatchUp, readConnection} {
+		m.gapFills.WithLabelValues(where)
+	}
 	reg.MustRegister(m.connections, m.framesSent, m.socketWrites, m.writerWakeups, m.framesDropped, m.closes, m.resumes, m.commitToSocket,
 		m.reorderHeld, m.gapFills, m.publishSeconds, m.published, m.breakerState, m.streamReclaims, m.streamDeadLetter)
 	return m

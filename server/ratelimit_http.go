@@ -26,6 +26,9 @@ func newRateLimits(limits Limits, l limiter, addrHeader string, reg prometheus.R
 	limited := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "parley_rate_limited_total", Help: "Requests refused with 429, by limit (sends, writes, handshakes).",
 	}, []string{"limit"})
+	for _, name := range []string{"sends", "writes", "handshakes"} {
+		limited.WithLabelValues(name) // present at zero, so rates work from the start
+	}
 	reg.MustRegister(limited)
 	return &rateLimits{limits: limits, limiter: l, addrHeader: addrHeader, limited: limited}
 }
