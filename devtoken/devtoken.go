@@ -11,18 +11,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-)
 
-// userIDPattern is the contract's rule for a token's sub; the server refuses any other.
-var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
+	"github.com/parleyhq/parley/internal/userid"
+)
 
 // CheckUserID says why a user id cannot be a token's subject, or nil when it can.
 func CheckUserID(userID string) error {
-	if !userIDPattern.MatchString(userID) {
+	if !userid.Valid(userID) {
 		return fmt.Errorf("user id %q: want 1-128 of [A-Za-z0-9._:@-]", userID)
 	}
 	return nil

@@ -43,8 +43,12 @@ func BenchmarkSenderDrain(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	startNode(b, pool, cfg)
+	deadline := start.Add(5 * time.Minute)
 	for got.Load() < want {
-		time.Sleep(10 * time.Millisecond) // polling a condition
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d webhooks delivered in 5 minutes", got.Load(), want)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
 	}
 	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "webhooks/s")
 }

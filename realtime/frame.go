@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/parleyhq/parley/gen/api"
+	"github.com/parleyhq/parley/internal/userid"
 )
 
 // clientFrame is one frame a client sent, decoded.
@@ -76,7 +77,7 @@ func decodeClientFrame(data []byte) (clientFrame, error) {
 			return f, &frameError{"invalid_frame", "presence.subscribe needs user_ids: [user id…]"}
 		}
 		for _, id := range sf.UserIds {
-			if !validUserID(id) {
+			if !userid.Valid(id) {
 				return f, &frameError{"invalid_frame", "presence.subscribe has a user id that is not 1–128 of A-Z a-z 0-9 . _ : @ -: " + strconv.Quote(id)}
 			}
 		}

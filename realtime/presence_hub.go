@@ -40,20 +40,3 @@ func (c *Conn) presenceSubscribe(users []string) {
 		}
 	}
 }
-
-// validUserID is the UserID schema's pattern, ^[A-Za-z0-9._:@-]{1,128}$, without a regexp on the
-// reader's path.
-func validUserID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		switch ch := id[i]; {
-		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9':
-		case ch == '.' || ch == '_' || ch == ':' || ch == '@' || ch == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}

@@ -10,12 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/parleyhq/parley/internal/userid"
 )
 
 // AuthConfig says how bearer tokens are verified: with the keys of a JWKS URL (RS256, ES256,
@@ -40,8 +41,6 @@ const (
 	verifiedTokens   = 10_000
 	verifiedTokenTTL = time.Minute
 )
-
-var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
 
 // Authenticator verifies bearer tokens. It is a lifecycle service: with a JWKS URL, Start fetches
 // the key set, which is then kept cached and refreshed in the background (hourly, and at most
@@ -215,7 +214,7 @@ func (a *Authenticator) verify(token string) (Identity, error) {
 		}
 		return Identity{}, fmt.Errorf("verify token: %w", err)
 	}
-	if !userIDPattern.MatchString(claims.Subject) {
+	if !userid.Valid(claims.Subject) {
 		return Identity{}, errors.New("token sub is not a valid user id")
 	}
 	return Identity{UserID: claims.Subject, ExpiresAt: claims.ExpiresAt.Time}, nil

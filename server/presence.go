@@ -7,6 +7,7 @@ import (
 
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/apiserver"
+	"github.com/parleyhq/parley/internal/userid"
 )
 
 // maxPresenceUsers is the most users GET /v1/presence takes, as the spec's maxItems says.
@@ -32,7 +33,7 @@ func (h *Handlers) GetPresence(ctx context.Context, req apiserver.GetPresenceReq
 		return nil, errInvalidPresenceUsers
 	}
 	for _, u := range users {
-		if !userIDPattern.MatchString(u) {
+		if !userid.Valid(u) {
 			return nil, errInvalidPresenceUsers
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/gen/db"
+	"github.com/parleyhq/parley/internal/userid"
 )
 
 // maxEmojiPerMessage bounds the distinct emoji on one message.
@@ -146,7 +147,7 @@ func encodeReactorCursor(created time.Time, userID string) string {
 
 func decodeReactorCursor(cursor string) (time.Time, string, bool) {
 	ts, user, ok := decodeCursor(reactorCursorKind, cursor)
-	if !ok || !userIDPattern.MatchString(user) {
+	if !ok || !userid.Valid(user) {
 		return time.Time{}, "", false
 	}
 	created, err := time.Parse(time.RFC3339Nano, ts)
