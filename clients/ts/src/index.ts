@@ -1,0 +1,15 @@
+export { createParleyClient, bearerAuth, isProblem, ParleyError, unwrap } from "./client.js";
+export type { ParleyClient, ParleyClientOptions } from "./client.js";
+export type { Middleware } from "openapi-fetch";
+export { ParleySocket } from "./socket.js";
+export type { CloseInfo, ParleySocketEvents, ParleySocketOptions, SocketState } from "./socket.js";
+export { LocalStorageCursorStore, MemoryCursorStore } from "./cursors.js";
+export type { CursorStore, KeyValueStorage } from "./cursors.js";
+export { defaultBackoff, reconnectDelay, resolveBackoff } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
+export { Sequencer } from "./sequencer.js";
+export type { PageEvents, SequencerOptions } from "./sequencer.js";
+export { handshakeStatus, socketURL, subprotocol } from "./websocket.js";
+export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";
+export type { TokenSource } from "./token.js";
+export * from "./types.js";
