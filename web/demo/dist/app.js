@@ -2010,10 +2010,10 @@ async function requestToken(user2) {
   return body.token;
 }
 function rememberedUser() {
-  return localStorage.getItem(userKey);
+  return sessionStorage.getItem(userKey);
 }
 function forgetUser() {
-  localStorage.removeItem(userKey);
+  sessionStorage.removeItem(userKey);
 }
 function signInForm(signedIn) {
   const input = h("input", { "data-testid": "signin-user", placeholder: "alice", autocomplete: "username", "aria-label": "User name", required: true, maxlength: 128 });
@@ -2029,7 +2029,7 @@ function signInForm(signedIn) {
           const user2 = input.value.trim();
           try {
             const token = await requestToken(user2);
-            localStorage.setItem(userKey, user2);
+            sessionStorage.setItem(userKey, user2);
             signedIn(user2, token);
           } catch (err) {
             error.textContent = err instanceof Error ? err.message : String(err);

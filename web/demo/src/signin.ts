@@ -15,15 +15,16 @@ export async function requestToken(user: string): Promise<string> {
 }
 
 export function rememberedUser(): string | null {
-  return localStorage.getItem(userKey);
+  return sessionStorage.getItem(userKey);
 }
 
 export function forgetUser(): void {
-  localStorage.removeItem(userKey);
+  sessionStorage.removeItem(userKey);
 }
 
-// signInForm asks for a user name, gets a token for it, remembers the name for the next visit
-// and hands both on.
+// signInForm asks for a user name, gets a token for it, remembers the name for this tab and
+// hands both on. Session storage, not local: a reload stays signed in, and a second tab may be
+// someone else.
 export function signInForm(signedIn: (user: string, token: string) => void): HTMLElement {
   const input = h("input", { "data-testid": "signin-user", placeholder: "alice", autocomplete: "username", "aria-label": "User name", required: true, maxlength: 128 });
   const error = h("p", { class: "error-text", "data-testid": "signin-error", "aria-live": "polite" });
@@ -34,7 +35,7 @@ export function signInForm(signedIn: (user: string, token: string) => void): HTM
         const user = input.value.trim();
         try {
           const token = await requestToken(user);
-          localStorage.setItem(userKey, user);
+          sessionStorage.setItem(userKey, user);
           signedIn(user, token);
         } catch (err) {
           error.textContent = err instanceof Error ? err.message : String(err);
