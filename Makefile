@@ -2,6 +2,9 @@
 # every test. Generators are pinned as tool lines in go.mod.
 
 GO ?= go
+# Node.js is for the TypeScript client and the demo page only: generate, test-ts, test-browser.
+NPM ?= npm
+NPM_QUIET := --no-audit --no-fund --loglevel=error
 ADDR ?= 127.0.0.1:8080
 
 # What `parley version` prints: stamped by the linker in run and build.
@@ -9,7 +12,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run test vet fmt-check generate check-generated build bench fmt soak fuzz faults lint-spec
+.PHONY: run test vet fmt-check generate check-generated build bench fmt soak fuzz faults lint-spec \
+	test-ts test-browser test-image
 
 ## run: the server in development mode (creates and migrates the database when missing). Built,
 ## then exec'd rather than go run: go run exits 1 when interrupted, whatever parley's status, so
@@ -53,15 +57,22 @@ fmt-check:
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 
 ## generate: regenerate gen/api and gen/apiserver (oapi-codegen), gen/db (sqlc) and api/openapi.json
-## from the schemas
+## from the schemas, then the TypeScript client's types and the demo page's built files (these two
+## through npm: only generate and the test-ts/test-browser targets need Node.js)
 generate:
 	$(GO) generate ./...
+	$(NPM) --prefix clients/ts ci $(NPM_QUIET)
+	$(NPM) --prefix clients/ts run generate
+	$(NPM) --prefix web/demo ci $(NPM_QUIET)
+	$(NPM) --prefix web/demo run build
 
-## check-generated: fail when regenerating would change gen/ (CI runs it)
+GENERATED := gen api/openapi.json clients/ts/src/gen web/demo/dist
+
+## check-generated: fail when regenerating would change what is generated (CI runs it)
 check-generated: generate
-	@if [ -n "$$(git status --porcelain -- gen api/openapi.json)" ]; then \
-		echo "gen/ is out of date with api/ or db/: run 'make generate' and commit the result"; \
-		git status --porcelain -- gen api/openapi.json; git diff --stat -- gen api/openapi.json; exit 1; \
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+		echo "generated files are out of date with api/, db/, clients/ts or web/demo: run 'make generate' and commit the result"; \
+		git status --porcelain -- $(GENERATED); git diff --stat -- $(GENERATED); exit 1; \
 	fi
 
 build:
@@ -94,6 +105,22 @@ soak: build bench
 	SOAK_DURATION=$(SOAK_DURATION) SOAK_WARMUP=$(SOAK_WARMUP) SOAK_INTERVAL=$(SOAK_INTERVAL) \
 	SOAK_ADDR=$(SOAK_ADDR) SOAK_REDIS=$(SOAK_REDIS) SOAK_BIN=bin/parley SOAK_BENCH_BIN=bin/parley-bench \
 	bash scripts/soak
+
+## test-ts: the TypeScript client's tests (Node's test runner) against a Parley they start
+test-ts:
+	$(NPM) --prefix clients/ts ci $(NPM_QUIET)
+	$(NPM) --prefix clients/ts test
+
+## test-browser: the demo page driven in headless Chromium (/usr/bin/chromium), two users chatting
+test-browser:
+	$(NPM) --prefix clients/ts ci $(NPM_QUIET)
+	$(NPM) --prefix web/demo ci $(NPM_QUIET)
+	$(NPM) --prefix web/demo test
+
+## test-image: the Dockerfile's final stage built from a host-built binary, run with --network
+## host against the local PostgreSQL until /readyz answers, then stopped (starts dockerd if needed)
+test-image:
+	GO=$(GO) bash scripts/test-image
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go' | grep -v '^gen/')

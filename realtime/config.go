@@ -41,6 +41,8 @@ type HubConfig struct {
 	UnknownConversations int
 	// Presence tunes who is online and what watching connections are told.
 	Presence PresenceConfig
+	// Tracer, when not nil, traces each traced event's delivery and its writes to the sockets.
+	Tracer *Tracer
 }
 
 // DefaultHubConfig returns the default limits.
@@ -76,6 +78,8 @@ type DispatcherConfig struct {
 	ReconnectDelay time.Duration
 	// BreakerTimeout is how long publishing stays off after the breaker opens.
 	BreakerTimeout time.Duration
+	// Tracer, when not nil, continues the trace an outbox row carries with a publish span.
+	Tracer *Tracer
 }
 
 // DefaultDispatcherConfig returns the defaults.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/parleyhq/parley/gen/api"
 	"github.com/parleyhq/parley/internal/lifecycle"
@@ -38,6 +39,8 @@ type outFrame struct {
 	cursors     map[uuid.UUID]int64 // frameResume; nil: live delivery starts without a replay
 	// removed names the member a member.removed event removes.
 	removed string
+	// span, when the event is traced, is its delivery span on this node; nil otherwise.
+	span *trace.SpanContext
 }
 
 // connEnv is what every connection of a hub shares: its limits, metrics and log, the event log,

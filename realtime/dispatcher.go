@@ -12,9 +12,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgxlisten"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/parleyhq/parley/gen/db"
 	"github.com/parleyhq/parley/internal/lifecycle"
+	"github.com/parleyhq/parley/internal/telemetry"
 )
 
 // outboxChannel is the NOTIFY channel every committed change signals.
@@ -188,6 +190,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	var published int
 	var after func()
+	var spans []trace.Span // the publish spans of the batch's traced events
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if err := q.OutboxRelaxCommit(ctx); err != nil {
@@ -206,9 +209,13 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			batch[i] = Envelope{ConversationID: r.ConversationID, Seq: r.Seq, Payload: r.Payload, CommittedAt: r.CreatedAt}
 			ids[i] = r.ID
 		}
+		publishCtx := ctx
+		if d.cfg.Tracer != nil {
+			publishCtx, spans = d.tracePublish(ctx, rows, batch)
+		}
 		start := time.Now()
 		_, err = d.breaker.Execute(func() (struct{}, error) {
-			return struct{}{}, d.broker.Publish(ctx, batch)
+			return struct{}{}, d.broker.Publish(publishCtx, batch)
 		})
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
@@ -225,6 +232,9 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		published = len(rows)
 		return nil
 	})
+	for _, span := range spans {
+		endWithError(span, err)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -233,4 +243,28 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	}
 	d.metrics.published.Add(float64(published))
 	return published, nil
+}
+
+// tracePublish starts a publish span for each event whose outbox row carries a trace, and has
+// the event carry that span onwards. The batch is published in one call, under the first traced
+// event's span: its Redis command joins that trace.
+func (d *Dispatcher) tracePublish(ctx context.Context, rows []db.OutboxClaimRow, batch []Envelope) (context.Context, []trace.Span) {
+	publishCtx := ctx
+	var spans []trace.Span
+	for i, r := range rows {
+		if r.TraceContext == nil {
+			continue
+		}
+		parent := telemetry.ParseTraceParent(*r.TraceContext)
+		if !parent.IsValid() {
+			continue
+		}
+		spanCtx, span := d.cfg.Tracer.startPublish(ctx, parent, batch[i], len(batch))
+		if spans == nil {
+			publishCtx = spanCtx
+		}
+		spans = append(spans, span)
+		batch[i].Trace = span.SpanContext()
+	}
+	return publishCtx, spans
 }

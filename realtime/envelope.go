@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Envelope is one committed event on its way from the outbox to the connections. Payload is the
@@ -15,6 +16,10 @@ type Envelope struct {
 	Payload        []byte
 	// CommittedAt is when the event's transaction wrote it, for the commit-to-socket latency.
 	CommittedAt time.Time
+	// Trace, when valid, is the span the event's delivery continues: the span of the request
+	// that wrote it, as its outbox row carries it, then the dispatcher's publish span, as the
+	// stream entry carries it. Zero when tracing is off or that request was not sampled.
+	Trace trace.SpanContext
 }
 
 // Signal is an ephemeral frame (typing, read receipt) for the connections of a conversation's

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/parleyhq/parley/internal/telemetry"
 )
 
 // redisKeys names a deployment's keys and channels in Redis: one stream per shard (each with a
@@ -58,9 +60,14 @@ func NewRedisPublisher(client *redis.Client, cfg RedisConfig) (*RedisPublisher, 
 func (p *RedisPublisher) Publish(ctx context.Context, batch []Envelope) error {
 	pipe := p.client.Pipeline()
 	for _, env := range batch {
+		values := []any{"c", env.ConversationID.String(), "s", env.Seq, "t", env.CommittedAt.UnixMicro(), "p", env.Payload}
+		if env.Trace.IsValid() {
+			// The trace the event's delivery on every node continues.
+			values = append(values, "tc", telemetry.FormatTraceParent(env.Trace))
+		}
 		pipe.XAdd(ctx, &redis.XAddArgs{
 			Stream: p.keys.streamFor(env.ConversationID), MaxLen: p.maxLen, Approx: true,
-			Values: []any{"c", env.ConversationID.String(), "s", env.Seq, "t", env.CommittedAt.UnixMicro(), "p", env.Payload},
+			Values: values,
 		})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/internal/lifecycle"
+	"github.com/parleyhq/parley/internal/telemetry"
 )
 
 const groupPrefix = "node:"
@@ -253,7 +254,10 @@ func decodeEntry(msg redis.XMessage) (Envelope, error) {
 	if payload == "" {
 		return Envelope{}, errors.New("no payload")
 	}
-	return Envelope{ConversationID: id, Seq: seq, Payload: []byte(payload), CommittedAt: time.UnixMicro(micros)}, nil
+	return Envelope{
+		ConversationID: id, Seq: seq, Payload: []byte(payload), CommittedAt: time.UnixMicro(micros),
+		Trace: telemetry.ParseTraceParent(str("tc")),
+	}, nil
 }
 
 // PendingEntries reports, per shard stream, how many entries this node has not acknowledged.

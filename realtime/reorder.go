@@ -1,6 +1,10 @@
 package realtime
 
-import "time"
+import (
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+)
 
 // delivery is an event ready for the hub: its envelope and what fan-out needs to know of it.
 type delivery struct {
@@ -10,6 +14,9 @@ type delivery struct {
 	member string
 	// frame is the encoded event frame, shared by every connection it goes to.
 	frame []byte
+	// span, when traced, is the event's delivery span on this node: the parent of its writes to
+	// the sockets. nil when tracing is off.
+	span *trace.SpanContext
 }
 
 // reorder puts one conversation's events back in seq order. An event ahead of the next expected

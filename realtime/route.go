@@ -67,18 +67,43 @@ func (h *Hub) Deliver(ctx context.Context, batch []Envelope) error {
 		if err != nil {
 			return err
 		}
-		if err := h.deliver(ctx, d); err != nil {
+		if h.cfg.Tracer != nil && env.Trace.IsValid() {
+			err = h.deliverTraced(ctx, d)
+		} else {
+			_, err = h.deliver(ctx, d)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h *Hub) deliver(ctx context.Context, d delivery) error {
+// deliverTraced delivers an event inside its delivery span on this node, which says how many
+// connections here it went to (none when it is held for a gap, or no member is connected here).
+func (h *Hub) deliverTraced(ctx context.Context, d delivery) error {
+	ctx, span := h.cfg.Tracer.startDeliver(ctx, d.env)
+	sc := span.SpanContext()
+	d.span = &sc
+	outcome, err := h.deliver(ctx, d)
+	span.SetAttributes(attrConnections.Int(outcome.connections), attrHeld.Bool(outcome.held))
+	endWithError(span, err)
+	return err
+}
+
+// deliveryOutcome is what became of one delivered event: how many connections it was queued to
+// now, and whether it waits in its conversation's reorder buffer for a gap to fill.
+type deliveryOutcome struct {
+	connections int
+	held        bool
+}
+
+func (h *Hub) deliver(ctx context.Context, d delivery) (deliveryOutcome, error) {
+	var outcome deliveryOutcome
 	id := d.env.ConversationID
 	conv, err := h.conversationFor(ctx, id, d)
 	if conv == nil || err != nil {
-		return err
+		return outcome, err
 	}
 	defer h.mu.Unlock()
 	before := conv.order.heldCount()
@@ -90,10 +115,14 @@ func (h *Hub) deliver(ctx context.Context, d delivery) error {
 		h.metrics.framesDropped.WithLabelValues("duplicate").Inc()
 		h.applyMembershipLocked(id, d)
 	}
+	outcome.held = !duplicate
 	for _, r := range ready {
-		h.fanOutLocked(id, conv, r)
+		n := h.fanOutLocked(id, conv, r)
+		if r.env.Seq == d.env.Seq {
+			outcome.connections, outcome.held = n, false
+		}
 	}
-	return nil
+	return outcome, nil
 }
 
 // conversationFor returns the conversation's state with the hub locked, or nil (unlocked) when no
@@ -132,8 +161,9 @@ func (h *Hub) conversationFor(ctx context.Context, id uuid.UUID, d delivery) (*c
 
 // fanOutLocked hands one in-order event to every subscribed connection. A member.added event
 // first subscribes the new member's connections, so they receive it; a member.removed event
-// reaches the removed member's connections, which then stop receiving.
-func (h *Hub) fanOutLocked(id uuid.UUID, conv *conversation, d delivery) {
+// reaches the removed member's connections, which then stop receiving. It returns how many
+// connections it queued the event to.
+func (h *Hub) fanOutLocked(id uuid.UUID, conv *conversation, d delivery) int {
 	if d.kind == eventMemberAdded {
 		h.applyMembershipLocked(id, d)
 	}
@@ -141,10 +171,12 @@ func (h *Hub) fanOutLocked(id uuid.UUID, conv *conversation, d delivery) {
 	for c := range conv.subs {
 		c.enqueue(item)
 	}
+	n := len(conv.subs)
 	if d.kind == eventMemberRemoved {
 		h.applyMembershipLocked(id, d)
 	}
 	h.dropIfEmptyLocked(id, conv)
+	return n
 }
 
 // eventFrame is the queue item of an in-order event, shared by every connection it goes to.
@@ -154,5 +186,6 @@ func eventFrame(id uuid.UUID, d delivery) *outFrame {
 		item.removed = d.member
 	}
 	item.created = d.kind == eventMessageCreated
+	item.span = d.span
 	return item
 }

@@ -29,6 +29,9 @@ type writer struct {
 	// receipts are the message.created events of the batch under way, reported once it is
 	// written (when the hub has a Receipts).
 	receipts []EventRef
+	// traced are the traced events of the batch under way: each gets its socket write span once
+	// the batch is flushed. Always empty when tracing is off.
+	traced []tracedWrite
 }
 
 func newWriter(c *Conn, floors map[uuid.UUID]int64) *writer {
@@ -41,7 +44,12 @@ func (w *writer) pause() error {
 		return nil
 	}
 	w.writing = false
-	if err := w.c.out.end(); err != nil {
+	err := w.c.out.end()
+	if len(w.traced) > 0 {
+		w.c.env.cfg.Tracer.socketWrites(w.traced, w.c.sessionID, err)
+		w.traced = w.traced[:0]
+	}
+	if err != nil {
 		return errClientGone
 	}
 	w.reportReceipts()
@@ -166,6 +174,9 @@ func (w *writer) sendEvent(f *outFrame) error {
 		return err
 	}
 	w.cursors[f.conv] = f.seq
+	if f.span != nil {
+		w.traced = append(w.traced, tracedWrite{parent: *f.span, conv: f.conv, seq: f.seq, queued: time.Now()})
+	}
 	if f.created {
 		w.noteReceipt(f.conv, f.seq)
 	}

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"io/fs"
 	"os"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/parleyhq/parley/notify"
 	"github.com/parleyhq/parley/realtime"
@@ -31,6 +34,9 @@ type Config struct {
 	// ClientAddrHeader is the header a trusted proxy in front of Parley sets to the client's
 	// address (X-Forwarded-For, say); empty limits handshakes by the TCP peer.
 	ClientAddrHeader string
+	// DemoFiles, when set, is the demo chat page, served at /demo/ with a token endpoint that
+	// signs in as anyone: `serve --dev` only.
+	DemoFiles fs.FS
 	// MaxMembers caps the members of one conversation.
 	MaxMembers int
 
@@ -41,6 +47,10 @@ type Config struct {
 	Dispatcher realtime.DispatcherConfig
 	// Webhook configures webhooks and notification requests; without a URL there are none.
 	Webhook notify.Config
+	// Tracing, when not nil, traces requests, queries, Redis commands and each event's way to
+	// the sockets (telemetry.NewTracerProvider builds it from the OTEL_* environment). The
+	// server shuts it down, flushing it, last in Close. nil is tracing off, at no cost.
+	Tracing trace.TracerProvider
 }
 
 // DefaultDatabaseURL is a local PostgreSQL, as on a developer's machine.

@@ -150,7 +150,7 @@ func appendEvent(ctx context.Context, q *db.Queries, conversationID uuid.UUID, a
 	}
 	if _, err := q.EventAppend(ctx, db.EventAppendParams{
 		ConversationID: conversationID, Type: string(eventType), ActorID: actorID,
-		CreatedAt: event.CreatedAt, Payload: payload,
+		CreatedAt: event.CreatedAt, Payload: payload, TraceContext: traceContext(ctx),
 	}); err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}

@@ -52,7 +52,7 @@ func (h *Handlers) SendMessage(ctx context.Context, req apiserver.SendMessageReq
 	msg.Seq, err = h.sends.send(ctx, db.MessageSendParams{
 		ConversationID: req.ConversationId, CreatedAt: now, SenderID: caller, ID: msg.Id,
 		ClientMsgID: msg.ClientMsgId, Body: msg.Body, Payload: payload,
-		ReplyToSeq: req.Body.ReplyToSeq, Mentions: mentions,
+		ReplyToSeq: req.Body.ReplyToSeq, Mentions: mentions, TraceContext: traceContext(ctx),
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.ConstraintName == "messages_client_msg_id_key" {

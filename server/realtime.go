@@ -24,6 +24,10 @@ type liveParts struct {
 func (s *Server) newLiveParts() (liveParts, error) {
 	metrics := realtime.NewMetrics(s.registry)
 	store := realtime.NewPGStore(s.pool)
+	// nil when tracing is off: the live path then does nothing for it per event or frame.
+	tracer := realtime.NewTracer(s.cfg.Tracing, s.cfg.Redis.NodeID)
+	hubCfg, dispatcherCfg := s.cfg.Hub, s.cfg.Dispatcher
+	hubCfg.Tracer, dispatcherCfg.Tracer = tracer, tracer
 	var (
 		signals        realtime.SignalBus
 		redisPublisher *realtime.RedisPublisher
@@ -35,7 +39,7 @@ func (s *Server) newLiveParts() (liveParts, error) {
 		}
 		signals = redisPublisher
 	}
-	hub, err := realtime.NewHub(s.cfg.Hub, store, signals, metrics, s.logger)
+	hub, err := realtime.NewHub(hubCfg, store, signals, metrics, s.logger)
 	if err != nil {
 		return liveParts{}, err
 	}
@@ -68,7 +72,7 @@ func (s *Server) newLiveParts() (liveParts, error) {
 		services = append(services, presence)
 	}
 	connConfig := s.pool.Config().ConnConfig.Copy()
-	dispatcher, err := realtime.NewDispatcher(s.cfg.Dispatcher, s.pool, func(ctx context.Context) (*pgx.Conn, error) {
+	dispatcher, err := realtime.NewDispatcher(dispatcherCfg, s.pool, func(ctx context.Context) (*pgx.Conn, error) {
 		return pgx.ConnectConfig(ctx, connConfig)
 	}, publisher, webhooks.handOff, metrics, s.logger)
 	if err != nil {

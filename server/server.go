@@ -23,6 +23,7 @@ import (
 	apispec "github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/gen/apiserver"
 	"github.com/parleyhq/parley/internal/lifecycle"
+	"github.com/parleyhq/parley/internal/telemetry"
 	"github.com/parleyhq/parley/realtime"
 )
 
@@ -50,8 +51,14 @@ type Server struct {
 // when Redis comes. On error everything created so far is closed.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
+		// The server owns the tracer provider from here, even when it goes no further.
+		if cfg.Tracing != nil {
+			_ = shutdownTracing(ctx, cfg.Tracing)
+		}
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
+	// Log lines written with a request's (or a delivery's) context carry its trace id.
+	logger = slog.New(telemetry.LogHandler(logger.Handler()))
 	s := &Server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
@@ -70,6 +77,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		pgxuuid.Register(conn.TypeMap())
 		return nil
 	}
+	if cfg.Tracing != nil {
+		poolCfg.ConnConfig.Tracer = pgTracer(cfg.Tracing)
+	}
 	if err := s.openDatabase(ctx, poolCfg); err != nil {
 		return nil, err
 	}
@@ -80,6 +90,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 			return nil, fmt.Errorf("parse redis URL: %w", err)
 		}
 		s.redis = redis.NewClient(opts)
+		if cfg.Tracing != nil {
+			if err := traceRedis(s.redis, cfg.Tracing); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s.auth, err = NewAuthenticator(cfg.Auth, logger)
 	if err != nil {
@@ -109,6 +124,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DemoFiles != nil {
+		s.handler = s.withDemo(s.handler, cfg.DemoFiles)
+	}
 	s.services = append([]lifecycle.Service{s.auth}, live.services...)
 	for _, svc := range s.services {
 		if err := svc.Start(ctx); err != nil {
@@ -131,7 +149,8 @@ func (s *Server) rateLimits() *rateLimits {
 }
 
 // routes puts the middleware in front of the generated router. Order matters: the request's
-// operation is resolved once (from the embedded api/openapi.yaml) for everything after; metrics
+// operation is resolved once (from the embedded api/openapi.yaml) for everything after; the
+// request's span is started (when tracing) and its debug log line written; metrics
 // see every answer, panics become 500s, requests for no operation get 404 or 405, handshakes are
 // rate limited by address, then authentication (401 before any other check), writes rate limited
 // by user (429), body limits (413, 415), spec validation (400), WebSocket handshakes to the hub,
@@ -146,7 +165,11 @@ func (s *Server) routes(handlers *Handlers, limits *rateLimits) (http.Handler, e
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(ops.resolve, newHTTPMetrics(s.registry).middleware, recoverer(s.logger), refuseUnmatched, limits.handshakes,
+	r.Use(ops.resolve)
+	if s.cfg.Tracing != nil {
+		r.Use(traceRequests(s.cfg.Tracing))
+	}
+	r.Use(logRequests(s.logger), newHTTPMetrics(s.registry).middleware, recoverer(s.logger), refuseUnmatched, limits.handshakes,
 		s.auth.Middleware(s.logger), limits.writes, bodyGuard(s.cfg.MaxBodyBytes), validateRequest, s.upgradeWebSocket)
 	strict := apiserver.NewStrictHandlerWithOptions(handlers, nil, apiserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  requestErrorHandler,
@@ -212,5 +235,11 @@ func (s *Server) Close() {
 	}
 	if s.pool != nil {
 		s.pool.Close()
+	}
+	// Last: the spans of everything closed above are flushed too.
+	if s.cfg.Tracing != nil {
+		if err := shutdownTracing(ctx, s.cfg.Tracing); err != nil {
+			s.logger.Error("stop tracing", "error", err)
+		}
 	}
 }

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parleyhq/parley/devtoken"
+	"github.com/parleyhq/parley/internal/telemetry"
 	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/web/demo"
 )
 
 // authFlags are how `serve` verifies tokens.
@@ -27,7 +30,7 @@ func (a *authFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.secret, "jwt-secret", "", "shared secret for HS256 tokens (development and tests)")
 	fs.StringVar(&a.issuer, "jwt-issuer", "", "required token issuer (iss), when set")
 	fs.StringVar(&a.audience, "jwt-audience", "", "required token audience (aud), when set")
-	boolFlag(fs, &a.dev, "dev", false, "development mode: without --jwks-url or --jwt-secret, use the local secret that 'parley token' signs with")
+	boolFlag(fs, &a.dev, "dev", false, "development mode: without --jwks-url or --jwt-secret, use the local secret that 'parley token' signs with; serve the demo chat page at /demo/")
 }
 
 func (a *authFlags) config() (server.AuthConfig, error) {
@@ -83,7 +86,13 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 			"in-flight requests are drained before exit 0. Redis down at start does not stop it:\n" +
 			"the node runs degraded (/readyz says so) and connects when Redis comes.\n\n" +
 			"Each flag may also be set as PARLEY_<FLAG>: --database-url as PARLEY_DATABASE_URL,\n" +
-			"--jwt-secret as PARLEY_JWT_SECRET, and so on.",
+			"--jwt-secret as PARLEY_JWT_SECRET, and so on.\n\n" +
+			"Tracing (OpenTelemetry) is off unless OTEL_TRACES_EXPORTER (otlp, console or none),\n" +
+			"OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, and\n" +
+			"OTEL_SDK_DISABLED is not true. Then each request, query, Redis command and event\n" +
+			"delivery is a span, exported over OTLP (OTEL_EXPORTER_OTLP_PROTOCOL http/protobuf or\n" +
+			"grpc) as service.name parley (OTEL_SERVICE_NAME), service.instance.id the node id;\n" +
+			"the other standard OTEL_* variables (sampler, headers, batching) apply too.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, _ []string) error {
 			logger, err := newLogger(stderr, logLevel, logFm)
@@ -103,6 +112,11 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 			if cfg.Auth, err = auth.config(); err != nil {
 				return err
 			}
+			if auth.dev && len(cfg.Auth.Secret) > 0 {
+				// The demo page signs in by asking the server for a token: only where tokens are
+				// HS256 with a secret the server holds, and only on a development server.
+				cfg.DemoFiles = demo.Files()
+			}
 			// Every setting is checked before anything connects: a bad one stops the start with
 			// one line naming its flag and range, never a panic later.
 			if err := cfg.Validate(); err != nil {
@@ -113,6 +127,16 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 			}
 			// go-redis logs on its own (a pool that cannot dial): through this logger too.
 			redis.SetLogger(server.RedisLog{Logger: logger})
+			// Tracing from the OTEL_* environment; nil (off) when it names no exporter. The
+			// server owns the provider from New on and flushes it when it closes.
+			tracing, err := telemetry.NewTracerProvider(ctx, os.Getenv, stderr, cfg.Redis.NodeID)
+			if err != nil {
+				return fmt.Errorf("tracing: %w", err)
+			}
+			if tracing != nil { // not a nil pointer in a non-nil interface
+				cfg.Tracing = tracing
+				logger.Info("tracing on", "node", cfg.Redis.NodeID)
+			}
 			// New waits for PostgreSQL (--startup-timeout), creates the database when missing
 			// and migrates it; it does not wait for Redis.
 			srv, err := server.New(ctx, cfg, logger)
@@ -130,6 +154,9 @@ func serveCommand(stderr io.Writer) *ffcli.Command {
 				return fmt.Errorf("listen: %w", err)
 			}
 			logger.Info("parley listening", "addr", ln.Addr().String())
+			if cfg.DemoFiles != nil {
+				logger.Info("demo chat page", "url", demoURL(ln.Addr()))
+			}
 			if err := srv.Serve(ctx, ln); err != nil {
 				return err
 			}
@@ -172,3 +199,13 @@ func (f *settingFlag) refused() error { return f.err }
 
 // Get makes the flag a flag.Getter, as the flag package's own are.
 func (f *settingFlag) Get() any { return f.setting.Get(f.cfg) }
+
+// demoURL is where a browser on this machine finds the demo page of a server listening on addr.
+func demoURL(addr net.Addr) string {
+	host := "127.0.0.1"
+	if tcp, ok := addr.(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
+		host = tcp.IP.String()
+	}
+	_, port, _ := net.SplitHostPort(addr.String())
+	return "http://" + net.JoinHostPort(host, port) + "/demo/"
+}

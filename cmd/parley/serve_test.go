@@ -102,3 +102,20 @@ func TestServeChecksSettingsFromTheEnvironment(t *testing.T) {
 	_, err := serveCancelled(t)
 	require.EqualError(t, err, "--heartbeat must be between 1s and 10m0s (got 0s)")
 }
+
+// Tracing is set from the OTEL_* environment: an exporter Parley does not know stops the start,
+// naming the variable.
+func TestServeRefusesAnUnknownTraceExporter(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "zipkin")
+	_, err := serveCancelled(t)
+	require.ErrorContains(t, err, `tracing: OTEL_TRACES_EXPORTER "zipkin": want otlp, console or none`)
+}
+
+// With an OTLP endpoint set, serve turns tracing on; stopped before it started, it still shuts
+// the exporter down (goleak in TestMain finds its goroutines otherwise).
+func TestServeTurnsTracingOnFromTheEnvironment(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	out, err := serveCancelled(t)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "tracing on")
+}

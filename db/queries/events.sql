@@ -12,8 +12,8 @@ WITH next AS (
            jsonb_set(@payload::jsonb, '{seq}', to_jsonb(next.seq))
     FROM next
 )
-INSERT INTO outbox (conversation_id, seq)
-SELECT @conversation_id, next.seq FROM next
+INSERT INTO outbox (conversation_id, seq, trace_context)
+SELECT @conversation_id, next.seq, sqlc.narg(trace_context)::text FROM next
 RETURNING seq;
 
 -- name: EventListAfter :many

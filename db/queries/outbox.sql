@@ -9,9 +9,9 @@ SELECT pg_notify('parley_outbox', '');
 -- prepares statements), which cannot see how small the limit is, hash the whole events table on
 -- every claim.
 WITH claimed AS (
-    SELECT id, conversation_id, seq, created_at FROM outbox ORDER BY id LIMIT @max_rows FOR UPDATE SKIP LOCKED
+    SELECT id, conversation_id, seq, created_at, trace_context FROM outbox ORDER BY id LIMIT @max_rows FOR UPDATE SKIP LOCKED
 )
-SELECT claimed.id, claimed.conversation_id, claimed.seq, claimed.created_at,
+SELECT claimed.id, claimed.conversation_id, claimed.seq, claimed.created_at, claimed.trace_context,
        (SELECT e.payload FROM events e WHERE e.conversation_id = claimed.conversation_id AND e.seq = claimed.seq)::jsonb AS payload
 FROM claimed
 ORDER BY claimed.id;

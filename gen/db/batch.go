@@ -22,36 +22,36 @@ const messageSend = `-- name: MessageSend :batchone
 WITH next AS (
     UPDATE conversations AS c
     SET last_seq = c.last_seq + 1, message_count = c.message_count + 1,
-        updated_at = $2, last_activity_at = $2
+        updated_at = $3, last_activity_at = $3
     WHERE c.id = $1
-      AND send_refusal(c.id, $3, $4::bigint, $5::text[]) IS NULL
+      AND send_refusal(c.id, $4, $5::bigint, $6::text[]) IS NULL
     RETURNING c.last_seq AS seq, c.message_count AS ordinal
 ), message AS (
     INSERT INTO messages (id, conversation_id, seq, ordinal, sender_id, client_msg_id, body, created_at, reply_to_seq, mentions)
-    SELECT $6, $1, next.seq, next.ordinal, $3, $7, $8, $2,
-           $4::bigint, COALESCE($5::text[], '{}')
+    SELECT $7, $1, next.seq, next.ordinal, $4, $8, $9, $3,
+           $5::bigint, COALESCE($6::text[], '{}')
     FROM next
 ), sender AS (
     UPDATE members AS m SET own_unread = m.own_unread + 1
     FROM next
-    WHERE m.conversation_id = $1 AND m.user_id = $3
+    WHERE m.conversation_id = $1 AND m.user_id = $4
 ), mentioned AS (
     INSERT INTO mentions (conversation_id, user_id, seq)
     SELECT $1, u.user_id, next.seq
-    FROM next, unnest($5::text[]) AS u(user_id)
-    WHERE u.user_id <> $3
+    FROM next, unnest($6::text[]) AS u(user_id)
+    WHERE u.user_id <> $4
 ), root AS (
-    UPDATE messages AS r SET reply_count = r.reply_count + 1, last_reply_at = $2
+    UPDATE messages AS r SET reply_count = r.reply_count + 1, last_reply_at = $3
     FROM next
-    WHERE r.conversation_id = $1 AND r.seq = $4::bigint
+    WHERE r.conversation_id = $1 AND r.seq = $5::bigint
 ), event AS (
     INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
-    SELECT $1, next.seq, 'message.created', $3, $2,
-           jsonb_set(jsonb_set($9::jsonb, '{seq}', to_jsonb(next.seq)), '{message,seq}', to_jsonb(next.seq))
+    SELECT $1, next.seq, 'message.created', $4, $3,
+           jsonb_set(jsonb_set($10::jsonb, '{seq}', to_jsonb(next.seq)), '{message,seq}', to_jsonb(next.seq))
     FROM next
 )
-INSERT INTO outbox (conversation_id, seq)
-SELECT $1, next.seq FROM next
+INSERT INTO outbox (conversation_id, seq, trace_context)
+SELECT $1, next.seq, $2::text FROM next
 RETURNING seq
 `
 
@@ -63,6 +63,7 @@ type MessageSendBatchResults struct {
 
 type MessageSendParams struct {
 	ConversationID uuid.UUID
+	TraceContext   *string
 	CreatedAt      time.Time
 	SenderID       string
 	ReplyToSeq     *int64
@@ -86,6 +87,7 @@ func (q *Queries) MessageSend(ctx context.Context, arg []MessageSendParams) *Mes
 	for _, a := range arg {
 		vals := []interface{}{
 			a.ConversationID,
+			a.TraceContext,
 			a.CreatedAt,
 			a.SenderID,
 			a.ReplyToSeq,

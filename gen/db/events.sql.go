@@ -19,17 +19,18 @@ WITH next AS (
     RETURNING last_seq AS seq
 ), event AS (
     INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
-    SELECT $1, next.seq, $2, $3, $4,
-           jsonb_set($5::jsonb, '{seq}', to_jsonb(next.seq))
+    SELECT $1, next.seq, $3, $4, $5,
+           jsonb_set($6::jsonb, '{seq}', to_jsonb(next.seq))
     FROM next
 )
-INSERT INTO outbox (conversation_id, seq)
-SELECT $1, next.seq FROM next
+INSERT INTO outbox (conversation_id, seq, trace_context)
+SELECT $1, next.seq, $2::text FROM next
 RETURNING seq
 `
 
 type EventAppendParams struct {
 	ConversationID uuid.UUID
+	TraceContext   *string
 	Type           string
 	ActorID        string
 	CreatedAt      time.Time
@@ -42,6 +43,7 @@ type EventAppendParams struct {
 func (q *Queries) EventAppend(ctx context.Context, arg EventAppendParams) (int64, error) {
 	row := q.db.QueryRow(ctx, eventAppend,
 		arg.ConversationID,
+		arg.TraceContext,
 		arg.Type,
 		arg.ActorID,
 		arg.CreatedAt,

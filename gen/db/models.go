@@ -86,6 +86,7 @@ type Outbox struct {
 	ConversationID uuid.UUID
 	Seq            int64
 	CreatedAt      time.Time
+	TraceContext   *string
 }
 
 type Reaction struct {

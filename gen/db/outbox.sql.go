@@ -32,9 +32,9 @@ func (q *Queries) OutboxBacklog(ctx context.Context) (OutboxBacklogRow, error) {
 
 const outboxClaim = `-- name: OutboxClaim :many
 WITH claimed AS (
-    SELECT id, conversation_id, seq, created_at FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+    SELECT id, conversation_id, seq, created_at, trace_context FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 )
-SELECT claimed.id, claimed.conversation_id, claimed.seq, claimed.created_at,
+SELECT claimed.id, claimed.conversation_id, claimed.seq, claimed.created_at, claimed.trace_context,
        (SELECT e.payload FROM events e WHERE e.conversation_id = claimed.conversation_id AND e.seq = claimed.seq)::jsonb AS payload
 FROM claimed
 ORDER BY claimed.id
@@ -45,6 +45,7 @@ type OutboxClaimRow struct {
 	ConversationID uuid.UUID
 	Seq            int64
 	CreatedAt      time.Time
+	TraceContext   *string
 	Payload        []byte
 }
 
@@ -66,6 +67,7 @@ func (q *Queries) OutboxClaim(ctx context.Context, maxRows int32) ([]OutboxClaim
 			&i.ConversationID,
 			&i.Seq,
 			&i.CreatedAt,
+			&i.TraceContext,
 			&i.Payload,
 		); err != nil {
 			return nil, err
