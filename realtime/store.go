@@ -3,11 +3,14 @@ package realtime
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parleyhq/parley/gen/db"
+	"github.com/parleyhq/parley/internal/batch"
 )
 
 // StoredEvent is an event read back from the durable log.
@@ -35,23 +38,70 @@ type Store interface {
 // PGStore is the Store over Parley's database.
 type PGStore struct {
 	queries *db.Queries
+	// memberships reads the conversations of users whose handshakes arrive together in one
+	// statement: a node restart brings every client back at once, and a statement per handshake
+	// is a round trip and a plan each (10,000 dial-ins: about 2,500 statements, not 10,000).
+	memberships *batch.Batcher[string, []Membership]
+	// events reads the log for replays and gap fills. Reads of the same range asked for at the
+	// same time are made once: after a node restart the members of a conversation come back with
+	// the same cursor and would otherwise each read the same events. A read is shared only by
+	// those who asked before it started, so none gets a read older than its request.
+	events *batch.Batcher[db.EventRangeParams, []StoredEvent]
 }
+
+// Handshakes' membership reads: at most membershipBatch users a statement, membershipReaders
+// statements at once (the rest of the pool stays free for sends), each bounded by
+// membershipTimeout.
+const (
+	membershipBatch   = 128
+	membershipReaders = 4
+	membershipTimeout = 10 * time.Second
+)
+
+// Log reads: at most eventReadBatch requests shared out at a time, eventReaders batches at once
+// (a batch's distinct ranges are read in parallel), each bounded by eventReadTimeout.
+const (
+	eventReadBatch   = 256
+	eventReaders     = 8
+	eventReadTimeout = 10 * time.Second
+)
 
 // NewPGStore returns a Store reading through pool.
 func NewPGStore(pool *pgxpool.Pool) *PGStore {
-	return &PGStore{queries: db.New(pool)}
+	s := &PGStore{queries: db.New(pool)}
+	s.memberships = batch.New(membershipBatch, membershipReaders, membershipTimeout, s.readMemberships)
+	s.events = batch.New(eventReadBatch, eventReaders, eventReadTimeout, s.readEvents)
+	return s
 }
 
+// ConversationsOf returns the user's memberships, read together with those of the handshakes
+// arriving at the same time; a lone handshake's is read at once.
 func (s *PGStore) ConversationsOf(ctx context.Context, userID string) ([]Membership, error) {
-	rows, err := s.queries.MemberConversations(ctx, userID)
+	return s.memberships.Do(ctx, userID)
+}
+
+// readMemberships reads the memberships of users, one statement for all of them.
+func (s *PGStore) readMemberships(ctx context.Context, users []string, out [][]Membership, errs []error) {
+	rows, err := s.queries.MemberConversationsOfUsers(ctx, users)
 	if err != nil {
-		return nil, fmt.Errorf("conversations of %s: %w", userID, err)
+		for i := range errs {
+			errs[i] = fmt.Errorf("conversations of %d users: %w", len(users), err)
+		}
+		return
 	}
-	out := make([]Membership, len(rows))
-	for i, r := range rows {
-		out[i] = Membership{ConversationID: r.ConversationID, AsOf: r.LastSeq}
+	at := make(map[string]int, len(users))
+	for i, u := range users {
+		at[u] = i
+		out[i] = []Membership{} // a user of no conversation has none, not an error
 	}
-	return out, nil
+	for _, r := range rows {
+		i := at[r.UserID]
+		out[i] = append(out[i], Membership{ConversationID: r.ConversationID, AsOf: r.LastSeq})
+	}
+	// The same user twice in one batch (two devices connecting at once) gets the same answer.
+	for i, u := range users {
+		out[i] = out[at[u]]
+	}
 }
 
 func (s *PGStore) MembersOf(ctx context.Context, conversationID uuid.UUID) ([]string, int64, error) {
@@ -68,13 +118,39 @@ func (s *PGStore) MembersOf(ctx context.Context, conversationID uuid.UUID) ([]st
 }
 
 func (s *PGStore) EventsBetween(ctx context.Context, conversationID uuid.UUID, after, before int64, limit int) ([]StoredEvent, error) {
-	rows, err := s.queries.EventRange(ctx, db.EventRangeParams{ConversationID: conversationID, AfterSeq: after, BeforeSeq: before, MaxRows: int32(limit)})
+	return s.events.Do(ctx, db.EventRangeParams{ConversationID: conversationID, AfterSeq: after, BeforeSeq: before, MaxRows: int32(limit)})
+}
+
+// readEvents reads each distinct range of ranges once, the distinct ones in parallel, and hands
+// every request its range's events (shared: readers never modify them).
+func (s *PGStore) readEvents(ctx context.Context, ranges []db.EventRangeParams, out [][]StoredEvent, errs []error) {
+	first := make(map[db.EventRangeParams]int, len(ranges))
+	var distinct []int
+	for i, r := range ranges {
+		if _, seen := first[r]; !seen {
+			first[r] = i
+			distinct = append(distinct, i)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, i := range distinct[1:] {
+		wg.Go(func() { out[i], errs[i] = s.readRange(ctx, ranges[i]) })
+	}
+	out[distinct[0]], errs[distinct[0]] = s.readRange(ctx, ranges[distinct[0]])
+	wg.Wait()
+	for i, r := range ranges {
+		out[i], errs[i] = out[first[r]], errs[first[r]]
+	}
+}
+
+func (s *PGStore) readRange(ctx context.Context, r db.EventRangeParams) ([]StoredEvent, error) {
+	rows, err := s.queries.EventRange(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("events of %s after %d: %w", conversationID, after, err)
+		return nil, fmt.Errorf("events of %s after %d: %w", r.ConversationID, r.AfterSeq, err)
 	}
 	out := make([]StoredEvent, len(rows))
-	for i, r := range rows {
-		out[i] = StoredEvent{Seq: r.Seq, Payload: r.Payload}
+	for i, row := range rows {
+		out[i] = StoredEvent{Seq: row.Seq, Payload: row.Payload}
 	}
 	return out, nil
 }

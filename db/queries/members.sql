@@ -63,12 +63,13 @@ UPDATE members SET muted = @muted
 WHERE conversation_id = @conversation_id AND user_id = @user_id
 RETURNING muted;
 
--- name: MemberConversations :many
--- The user's conversations with the seq each stands at: the membership as of that seq.
-SELECT m.conversation_id, c.last_seq
+-- name: MemberConversationsOfUsers :many
+-- The conversations of each of the users with the seq each stands at: their memberships as of
+-- that seq. The handshakes of a reconnect storm read theirs together, in one statement.
+SELECT m.user_id, m.conversation_id, c.last_seq
 FROM members m
 JOIN conversations c ON c.id = m.conversation_id
-WHERE m.user_id = @user_id;
+WHERE m.user_id = ANY(@user_ids::text[]);
 
 -- name: MemberUsers :many
 -- The conversation's members, with the seq the conversation stands at.

@@ -11,29 +11,31 @@ import (
 	"github.com/google/uuid"
 )
 
-const memberConversations = `-- name: MemberConversations :many
-SELECT m.conversation_id, c.last_seq
+const memberConversationsOfUsers = `-- name: MemberConversationsOfUsers :many
+SELECT m.user_id, m.conversation_id, c.last_seq
 FROM members m
 JOIN conversations c ON c.id = m.conversation_id
-WHERE m.user_id = $1
+WHERE m.user_id = ANY($1::text[])
 `
 
-type MemberConversationsRow struct {
+type MemberConversationsOfUsersRow struct {
+	UserID         string
 	ConversationID uuid.UUID
 	LastSeq        int64
 }
 
-// The user's conversations with the seq each stands at: the membership as of that seq.
-func (q *Queries) MemberConversations(ctx context.Context, userID string) ([]MemberConversationsRow, error) {
-	rows, err := q.db.Query(ctx, memberConversations, userID)
+// The conversations of each of the users with the seq each stands at: their memberships as of
+// that seq. The handshakes of a reconnect storm read theirs together, in one statement.
+func (q *Queries) MemberConversationsOfUsers(ctx context.Context, userIds []string) ([]MemberConversationsOfUsersRow, error) {
+	rows, err := q.db.Query(ctx, memberConversationsOfUsers, userIds)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []MemberConversationsRow{}
+	items := []MemberConversationsOfUsersRow{}
 	for rows.Next() {
-		var i MemberConversationsRow
-		if err := rows.Scan(&i.ConversationID, &i.LastSeq); err != nil {
+		var i MemberConversationsOfUsersRow
+		if err := rows.Scan(&i.UserID, &i.ConversationID, &i.LastSeq); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
