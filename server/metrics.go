@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,14 +12,15 @@ import (
 )
 
 // httpMetrics counts and times requests by route template (never by raw path, which would give
-// every conversation its own series).
+// every conversation its own series), and logs each at debug level.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	logger   *slog.Logger
 }
 
-func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
-	m := &httpMetrics{
+func newHTTPMetrics(reg prometheus.Registerer, logger *slog.Logger) *httpMetrics {
+	m := &httpMetrics{logger: logger,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_http_requests_total",
 			Help: "HTTP requests by method, route template and status code.",
@@ -35,23 +37,36 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 
 // middleware records every request under the path template of the operation the router matched:
 // a request that middleware answered before the handler (401, 400, 413…) is still labelled with
-// its route, and one for no operation is "unmatched".
+// its route, and one for no operation is "unmatched". It also writes a debug line for each, with
+// the request's context, so that, traced, the line carries the trace id; unless the logger takes
+// debug lines that costs one check.
 func (m *httpMetrics) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		route := "unmatched"
+		elapsed := time.Since(start)
+		route, operation := "unmatched", "unmatched"
 		if op := operationFrom(r.Context()); op != nil {
-			route = op.path
+			route, operation = op.path, op.id
 		}
-		status := ww.Status()
-		if status == 0 {
-			status = http.StatusOK
-		}
+		status := responseStatus(ww)
 		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+		m.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
+		if m.logger.Enabled(r.Context(), slog.LevelDebug) {
+			m.logger.DebugContext(r.Context(), "request", "operation", operation, "method", r.Method,
+				"path", r.URL.Path, "status", status, "duration", elapsed)
+		}
 	})
+}
+
+// responseStatus is the status a wrapped response was answered with: 200 when the handler wrote
+// without setting one.
+func responseStatus(ww middleware.WrapResponseWriter) int {
+	if status := ww.Status(); status != 0 {
+		return status
+	}
+	return http.StatusOK
 }
 
 // poolCollector reads pgxpool statistics when Prometheus scrapes, so no timer polls them.

@@ -169,7 +169,7 @@ func (s *Server) routes(handlers *Handlers, limits *rateLimits) (http.Handler, e
 	if s.cfg.Tracing != nil {
 		r.Use(traceRequests(s.cfg.Tracing))
 	}
-	r.Use(logRequests(s.logger), newHTTPMetrics(s.registry).middleware, recoverer(s.logger), refuseUnmatched, limits.handshakes,
+	r.Use(newHTTPMetrics(s.registry, s.logger).middleware, recoverer(s.logger), refuseUnmatched, limits.handshakes,
 		s.auth.Middleware(s.logger), limits.writes, bodyGuard(s.cfg.MaxBodyBytes), validateRequest, s.upgradeWebSocket)
 	strict := apiserver.NewStrictHandlerWithOptions(handlers, nil, apiserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  requestErrorHandler,

@@ -46,10 +46,7 @@ func traceRequests(provider trace.TracerProvider) func(http.Handler) http.Handle
 			defer span.End()
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r.WithContext(ctx))
-			status := ww.Status()
-			if status == 0 {
-				status = http.StatusOK
-			}
+			status := responseStatus(ww)
 			span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 			if status >= http.StatusInternalServerError {
 				span.SetStatus(codes.Error, http.StatusText(status))

@@ -40,8 +40,8 @@ func Enabled(getenv func(string) string) bool {
 
 // NewTracerProvider builds the tracer provider the environment describes, or returns nil when
 // tracing is off (see Enabled). Spans go through a batch processor (tuned by OTEL_BSP_*) to the
-// exporter OTEL_TRACES_EXPORTER names (console writes to console); sampling follows OTEL_TRACES_SAMPLER (default: sample
-// what the caller sampled, and every new trace). The resource is service.name "parley" and
+// exporter OTEL_TRACES_EXPORTER names (console writes to console); sampling follows
+// OTEL_TRACES_SAMPLER (default: sample what the caller sampled, and every new trace). The resource is service.name "parley" and
 // service.instance.id nodeID, unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say otherwise.
 // getenv decides whether tracing is on and which exporter it uses; the SDK and the OTLP exporters
 // read their own settings (endpoint, headers, sampler, resource) from the process environment.

@@ -22,10 +22,9 @@ func TraceParent(ctx context.Context) string {
 
 // FormatTraceParent is the W3C traceparent (version 00) of a valid span context, else "".
 func FormatTraceParent(sc trace.SpanContext) string {
-	if !sc.IsValid() {
-		return ""
-	}
-	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), carrier)
+	return carrier["traceparent"]
 }
 
 // ParseTraceParent is the remote span context a traceparent names; an invalid one (or "") gives
