@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,8 +39,16 @@ type Dispatcher struct {
 
 	wake   chan struct{}
 	notify chan struct{}
-	life   lifecycle.Base
+	// self is the payload of this dispatcher's notifications, so that its listener can skip them:
+	// its own loop was woken directly.
+	self string
+	life lifecycle.Base
 }
+
+// notifyInterval is the least time between two notifications of one node: the commits of that
+// interval share the next one. Only the other nodes wait for it, and only when this node's own
+// loop, woken at once, is not already publishing their rows.
+const notifyInterval = 10 * time.Millisecond
 
 // HandOff writes durable follow-up work for published events (webhooks, notification jobs) in
 // the transaction that deletes their outbox rows, so the work exists exactly when the events left
@@ -55,7 +64,7 @@ func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, connect func(ctx co
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
-	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, handOff: handOff, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1)}
+	d := &Dispatcher{cfg: cfg, pool: pool, connect: connect, broker: broker, handOff: handOff, metrics: metrics, logger: logger, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1), self: uuid.NewString()}
 	d.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:    "publish",
 		Timeout: cfg.BreakerTimeout,
@@ -111,14 +120,14 @@ func (d *Dispatcher) listener(first **pgx.Conn) *pgxlisten.Listener {
 		},
 		ReconnectDelay: d.cfg.ReconnectDelay,
 	}
-	l.Handle(outboxChannel, wakeHandler{d.poke})
+	l.Handle(outboxChannel, wakeHandler{poke: d.poke, self: d.self})
 	return l
 }
 
 // Wake is called once a transaction that wrote outbox rows has committed: it wakes this node's
 // loop at once, and the other nodes through NOTIFY. NOTIFY is sent here, after the commit and by
 // one goroutine, rather than inside the writing transactions: there it would serialise every
-// commit on PostgreSQL's notify queue lock, and here bursts of commits share one notification.
+// commit on PostgreSQL's notify queue lock, and here the commits of a notifyInterval share one.
 func (d *Dispatcher) Wake() {
 	d.poke()
 	select {
@@ -129,14 +138,22 @@ func (d *Dispatcher) Wake() {
 
 func (d *Dispatcher) notifyLoop(ctx context.Context) {
 	q := db.New(d.pool)
+	pause := time.NewTimer(0)
+	defer pause.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.notify:
-			if err := q.OutboxNotify(ctx); err != nil && ctx.Err() == nil {
-				d.logger.WarnContext(ctx, "dispatcher: notify other nodes", "error", err)
-			}
+		}
+		if err := q.OutboxNotify(ctx, d.self); err != nil && ctx.Err() == nil {
+			d.logger.WarnContext(ctx, "dispatcher: notify other nodes", "error", err)
+		}
+		pause.Reset(notifyInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-pause.C:
 		}
 	}
 }
@@ -151,12 +168,17 @@ func (d *Dispatcher) poke() {
 	}
 }
 
-// wakeHandler wakes the loop on every notification, and once when the listener (re)connects, to
-// catch up on what was committed while it was away.
-type wakeHandler struct{ poke func() }
+// wakeHandler wakes the loop on every notification but its own dispatcher's, and once when the
+// listener (re)connects, to catch up on what was committed while it was away.
+type wakeHandler struct {
+	poke func()
+	self string
+}
 
-func (h wakeHandler) HandleNotification(context.Context, *pgconn.Notification, *pgx.Conn) error {
-	h.poke()
+func (h wakeHandler) HandleNotification(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
+	if n.Payload != h.self {
+		h.poke()
+	}
 	return nil
 }
 

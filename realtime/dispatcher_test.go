@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
@@ -371,6 +372,18 @@ func TestDispatcherStartIsWokenByNotify(t *testing.T) {
 	require.NoError(t, b.d.Stop(context.Background())) // goleak in TestMain checks nothing is left running
 	require.NoError(t, b.d.Stop(context.Background()))
 	require.Equal(t, pubRefs([]Envelope{{ConversationID: conv, Seq: 1}, {ConversationID: conv, Seq: 2}}), pubRefs(b.broker.published()))
+}
+
+// A dispatcher's own notifications, sent for the other nodes after it woke its own loop, do not
+// wake it a second time; every other node's (an older node's, without a payload, too) does.
+func TestDispatcherSkipsItsOwnNotifications(t *testing.T) {
+	t.Parallel()
+	pokes := 0
+	h := wakeHandler{poke: func() { pokes++ }, self: "3b1f0c52-self"}
+	for _, payload := range []string{"3b1f0c52-self", "9d0e4a17-other", ""} {
+		require.NoError(t, h.HandleNotification(t.Context(), &pgconn.Notification{Channel: outboxChannel, Payload: payload}, nil))
+	}
+	require.Equal(t, 2, pokes)
 }
 
 func TestDispatcherStartFailsFast(t *testing.T) {

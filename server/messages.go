@@ -19,8 +19,8 @@ import (
 )
 
 // SendMessage stores a message, its message.created event and outbox row, atomically (see the
-// MessageSend query), in one round trip and one commit shared with the sends that arrive at the
-// same time (sendGroup). A client_msg_id the sender used before in this conversation returns the
+// MessageSend and MessageSendGroup queries), in one statement and one commit shared with the sends
+// that arrive at the same time (sendGroup). A client_msg_id the sender used before in this conversation returns the
 // first message with 200: retries are safe, concurrent ones included (the unique constraint
 // settles a race).
 func (h *Handlers) SendMessage(ctx context.Context, req apiserver.SendMessageRequestObject) (apiserver.SendMessageResponseObject, error) {
@@ -99,7 +99,7 @@ func mentionList(mentions *[]api.UserID) ([]string, error) {
 	return out, nil
 }
 
-// sendRefused says why MessageSend stored nothing, asking the same function it asked.
+// sendRefused says why the send statement stored nothing, asking the same function it asked.
 func (h *Handlers) sendRefused(ctx context.Context, req apiserver.SendMessageRequestObject, caller string, mentions []string) error {
 	refusal, err := h.queries.MessageSendRefusal(ctx, db.MessageSendRefusalParams{
 		ConversationID: req.ConversationId, SenderID: caller, ReplyToSeq: req.Body.ReplyToSeq, Mentions: mentions,

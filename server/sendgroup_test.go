@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -100,4 +101,63 @@ func TestAFailedSendDoesNotFailItsGroup(t *testing.T) {
 	for i, e := range events {
 		require.EqualValues(t, i+1, e.Seq)
 	}
+}
+
+// A group stores each of its sends as if it were written alone: the same sends written as one
+// group into one conversation and one by one into another give the same seqs and refusals, the
+// same messages (replies counted on their root, mentions) and the same unread and mention counts
+// for every member, the senders' own messages excluded.
+func TestOneGroupStoresItsSendsAsIfEachWereAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	members := []string{"alice", "bob", "carol"}
+	grouped, alone := b.createGroup(t, "alice", "bob", "carol").Id, b.createGroup(t, "alice", "bob", "carol").Id
+	for _, conv := range []uuid.UUID{grouped, alone} {
+		b.send(t, "alice", conv, "root") // seq 1
+	}
+	sends := func(conv uuid.UUID) []db.MessageSendParams {
+		one := func(sender, body string, replyTo *int64, mentions ...string) db.MessageSendParams {
+			payload := fmt.Appendf(nil, `{"conversation_id":%q,"seq":0,"type":"message.created","actor_id":%q,"created_at":"2026-12-02T00:00:00Z","message":{"seq":0}}`, conv, sender)
+			return db.MessageSendParams{ConversationID: conv, CreatedAt: time.Now(), SenderID: sender, ID: uuid.Must(uuid.NewV7()),
+				ClientMsgID: body, Body: body, Payload: payload, ReplyToSeq: replyTo, Mentions: mentions}
+		}
+		return []db.MessageSendParams{
+			one("alice", "reply-1", ptr[int64](1), "bob"),
+			one("bob", "reply-2", ptr[int64](1)),
+			one("alice", "both", nil, "bob", "carol"),
+			one("mallory", "not-a-member", nil),
+			one("carol", "reply-3", ptr[int64](1), "alice"),
+			one("alice", "plain", nil),
+		}
+	}
+	group := sends(grouped)
+	seqs, errs := make([]int64, len(group)), make([]error, len(group))
+	b.h.sends.write(t.Context(), group, seqs, errs)
+	for i, p := range sends(alone) {
+		seq, err := b.h.sends.send(t.Context(), p)
+		require.Equal(t, seq, seqs[i], "send %d", i)
+		require.Equal(t, errors.Is(err, pgx.ErrNoRows), errors.Is(errs[i], pgx.ErrNoRows), "send %d refused alike", i)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			require.NoError(t, err)
+			require.NoError(t, errs[i])
+		}
+	}
+	require.Equal(t, []int64{2, 3, 4, 0, 5, 6}, seqs)
+
+	for _, user := range members {
+		g, a := b.summary(t, user, grouped), b.summary(t, user, alone)
+		require.Equal(t, a.UnreadCount, g.UnreadCount, "%s's unread count", user)
+		require.Equal(t, a.UnreadMentionCount, g.UnreadMentionCount, "%s's unread mentions", user)
+	}
+	require.EqualValues(t, 5, b.summary(t, "bob", grouped).UnreadCount, "all but bob's own")
+	require.EqualValues(t, 2, b.summary(t, "bob", grouped).UnreadMentionCount)
+	for seq := int64(1); seq <= 6; seq++ {
+		g, a := b.messageAs(t, "bob", grouped, seq), b.messageAs(t, "bob", alone, seq)
+		require.Equal(t, a.Body, g.Body, "seq %d", seq)
+		require.Equal(t, a.SenderId, g.SenderId, "seq %d", seq)
+		require.Equal(t, a.ReplyToSeq, g.ReplyToSeq, "seq %d", seq)
+		require.Equal(t, a.ReplyCount, g.ReplyCount, "seq %d", seq)
+		require.Equal(t, a.Mentions, g.Mentions, "seq %d", seq)
+	}
+	require.EqualValues(t, 3, b.messageAs(t, "bob", grouped, 1).ReplyCount, "three replies in one group")
 }

@@ -67,7 +67,7 @@ func pgTracer(provider trace.TracerProvider) pgx.QueryTracer {
 	)
 }
 
-// sqlcQueryName is the name sqlc put in a query's first line ("-- name: MessageSend :batchone"),
+// sqlcQueryName is the name sqlc put in a query's first line ("-- name: MessageSend :one"),
 // or the SQL's first keyword for SQL that is not sqlc's.
 func sqlcQueryName(ctx context.Context, sql string) string {
 	const prefix = "-- name: "

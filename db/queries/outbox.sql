@@ -1,7 +1,8 @@
 -- name: OutboxNotify :exec
 -- Wakes the dispatchers of every node. Sent after the writing transaction commits, in a
 -- statement of its own: a NOTIFY inside it would serialise every commit on the notify queue lock.
-SELECT pg_notify('parley_outbox', '');
+-- The payload names the sending dispatcher, whose own listener skips it.
+SELECT pg_notify('parley_outbox', @sender::text);
 
 -- name: OutboxClaim :many
 -- Claims the oldest rows no other dispatcher holds; they stay locked until the transaction ends.

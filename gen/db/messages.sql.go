@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -389,6 +390,203 @@ func (q *Queries) MessageSearch(ctx context.Context, arg MessageSearchParams) ([
 			&i.Rank,
 			&i.Snippet,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageSend = `-- name: MessageSend :one
+WITH next AS (
+    UPDATE conversations AS c
+    SET last_seq = c.last_seq + 1, message_count = c.message_count + 1,
+        updated_at = $3, last_activity_at = $3
+    WHERE c.id = $1
+      AND send_refusal(c.id, $4, $5::bigint, $6::text[]) IS NULL
+    RETURNING c.last_seq AS seq, c.message_count AS ordinal
+), message AS (
+    INSERT INTO messages (id, conversation_id, seq, ordinal, sender_id, client_msg_id, body, created_at, reply_to_seq, mentions)
+    SELECT $7, $1, next.seq, next.ordinal, $4, $8, $9, $3,
+           $5::bigint, COALESCE($6::text[], '{}')
+    FROM next
+), sender AS (
+    UPDATE members AS m SET own_unread = m.own_unread + 1
+    FROM next
+    WHERE m.conversation_id = $1 AND m.user_id = $4
+), mentioned AS (
+    INSERT INTO mentions (conversation_id, user_id, seq)
+    SELECT $1, u.user_id, next.seq
+    FROM next, unnest($6::text[]) AS u(user_id)
+    WHERE u.user_id <> $4
+), root AS (
+    UPDATE messages AS r SET reply_count = r.reply_count + 1, last_reply_at = $3
+    FROM next
+    WHERE r.conversation_id = $1 AND r.seq = $5::bigint
+), event AS (
+    INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
+    SELECT $1, next.seq, 'message.created', $4, $3,
+           jsonb_set(jsonb_set($10::jsonb, '{seq}', to_jsonb(next.seq)), '{message,seq}', to_jsonb(next.seq))
+    FROM next
+)
+INSERT INTO outbox (conversation_id, seq, trace_context)
+SELECT $1, next.seq, $2::text FROM next
+RETURNING seq
+`
+
+type MessageSendParams struct {
+	ConversationID uuid.UUID
+	TraceContext   *string
+	CreatedAt      time.Time
+	SenderID       string
+	ReplyToSeq     *int64
+	Mentions       []string
+	ID             uuid.UUID
+	ClientMsgID    string
+	Body           string
+	Payload        []byte
+}
+
+// A whole send in one statement: when send_refusal allows it, take the conversation's next seq
+// and the message's ordinal (locking the conversation row), insert the message, its
+// message.created event (the payload gets the seq here) and the event's outbox row, count the
+// message among the sender's own unread-excluded ones, store its mentions, and count a reply on
+// its root. No row when refused: send_refusal then says why. A repeated client_msg_id fails on
+// messages_client_msg_id_key, and the failed statement gives its seq back.
+// For a send written alone (see server/sendgroup.go): MessageSendGroup below stores several the
+// same way, but costs PostgreSQL more for one.
+func (q *Queries) MessageSend(ctx context.Context, arg MessageSendParams) (int64, error) {
+	row := q.db.QueryRow(ctx, messageSend,
+		arg.ConversationID,
+		arg.TraceContext,
+		arg.CreatedAt,
+		arg.SenderID,
+		arg.ReplyToSeq,
+		arg.Mentions,
+		arg.ID,
+		arg.ClientMsgID,
+		arg.Body,
+		arg.Payload,
+	)
+	var seq int64
+	err := row.Scan(&seq)
+	return seq, err
+}
+
+const messageSendGroup = `-- name: MessageSendGroup :many
+WITH input AS (
+    SELECT g.ord, ($1::uuid[])[g.ord] AS id, ($2::uuid[])[g.ord] AS conversation_id,
+           ($3::text[])[g.ord] AS sender_id, ($4::text[])[g.ord] AS client_msg_id,
+           ($5::text[])[g.ord] AS body, ($6::timestamptz[])[g.ord] AS created_at,
+           NULLIF(($7::bigint[])[g.ord], 0) AS reply_to_seq,
+           ($8::text[])[g.ord]::jsonb AS payload,
+           NULLIF(($9::text[])[g.ord], '') AS trace_context,
+           ARRAY(SELECT ($10::text[])[j] FROM generate_subscripts($11::int[], 1) AS j
+                 WHERE ($11::int[])[j] = g.ord)::text[] AS mentions
+    FROM generate_subscripts($1::uuid[], 1) AS g(ord)
+), allowed AS (
+    SELECT input.ord, input.id, input.conversation_id, input.sender_id, input.client_msg_id, input.body, input.created_at, input.reply_to_seq, input.payload, input.trace_context, input.mentions, row_number() OVER (PARTITION BY conversation_id ORDER BY ord) AS k
+    FROM input
+    WHERE send_refusal(conversation_id, sender_id, reply_to_seq, mentions) IS NULL
+), counts AS (
+    SELECT conversation_id, count(*) AS n, max(created_at) AS at FROM allowed GROUP BY conversation_id
+), locked AS (
+    SELECT c.id FROM conversations AS c
+    WHERE c.id IN (SELECT conversation_id FROM counts)
+    ORDER BY c.id
+    FOR NO KEY UPDATE
+), next AS (
+    UPDATE conversations AS c
+    SET last_seq = c.last_seq + counts.n, message_count = c.message_count + counts.n,
+        updated_at = counts.at, last_activity_at = counts.at
+    FROM counts, locked
+    WHERE c.id = counts.conversation_id AND locked.id = counts.conversation_id
+    RETURNING c.id, c.last_seq - counts.n AS seq0, c.message_count - counts.n AS ordinal0
+), sent AS (
+    SELECT allowed.ord, allowed.id, allowed.conversation_id, allowed.sender_id, allowed.client_msg_id, allowed.body, allowed.created_at, allowed.reply_to_seq, allowed.payload, allowed.trace_context, allowed.mentions, allowed.k, next.seq0 + allowed.k AS seq, next.ordinal0 + allowed.k AS ordinal
+    FROM allowed JOIN next ON next.id = allowed.conversation_id
+), message AS (
+    INSERT INTO messages (id, conversation_id, seq, ordinal, sender_id, client_msg_id, body, created_at, reply_to_seq, mentions)
+    SELECT id, conversation_id, seq, ordinal, sender_id, client_msg_id, body, created_at, reply_to_seq, mentions
+    FROM sent
+), sender AS (
+    UPDATE members AS m SET own_unread = m.own_unread + s.n
+    FROM (SELECT conversation_id, sender_id, count(*) AS n FROM sent GROUP BY conversation_id, sender_id) AS s
+    WHERE m.conversation_id = s.conversation_id AND m.user_id = s.sender_id
+), mentioned AS (
+    INSERT INTO mentions (conversation_id, user_id, seq)
+    SELECT sent.conversation_id, u.user_id, sent.seq
+    FROM sent, unnest(sent.mentions) AS u(user_id)
+    WHERE u.user_id <> sent.sender_id
+), root AS (
+    UPDATE messages AS r SET reply_count = r.reply_count + x.n, last_reply_at = x.at
+    FROM (SELECT conversation_id, reply_to_seq, count(*) AS n, max(created_at) AS at
+          FROM sent WHERE reply_to_seq IS NOT NULL GROUP BY conversation_id, reply_to_seq) AS x
+    WHERE r.conversation_id = x.conversation_id AND r.seq = x.reply_to_seq
+), event AS (
+    INSERT INTO events (conversation_id, seq, type, actor_id, created_at, payload)
+    SELECT conversation_id, seq, 'message.created', sender_id, created_at,
+           jsonb_set(jsonb_set(payload, '{seq}', to_jsonb(seq)), '{message,seq}', to_jsonb(seq))
+    FROM sent
+), queued AS (
+    INSERT INTO outbox (conversation_id, seq, trace_context)
+    SELECT conversation_id, seq, trace_context FROM sent
+)
+SELECT ord::int AS ord, seq::bigint AS seq FROM sent
+`
+
+type MessageSendGroupParams struct {
+	Ids             []uuid.UUID
+	ConversationIds []uuid.UUID
+	SenderIds       []string
+	ClientMsgIds    []string
+	Bodies          []string
+	CreatedAts      []time.Time
+	ReplyToSeqs     []int64
+	Payloads        []string
+	TraceContexts   []string
+	MentionUsers    []string
+	MentionSends    []int32
+}
+
+type MessageSendGroupRow struct {
+	Ord int32
+	Seq int64
+}
+
+// A group of sends in one statement (see server/sendgroup.go), each stored as MessageSend stores
+// one alone. The sends are parallel arrays in arrival order; a conversation's
+// sends take its seqs in that order. mention_sends (1-based) and mention_users list the mentions;
+// a reply_to_seq of 0 and a trace_context of ” are none. One row per stored send, none for a
+// refused one: send_refusal then says why. A repeated client_msg_id fails the whole statement on
+// messages_client_msg_id_key, and the failed statement gives its seqs back.
+// Conversation rows are locked in id order before they are updated, so that groups written at
+// once, on this node or another, never deadlock.
+func (q *Queries) MessageSendGroup(ctx context.Context, arg MessageSendGroupParams) ([]MessageSendGroupRow, error) {
+	rows, err := q.db.Query(ctx, messageSendGroup,
+		arg.Ids,
+		arg.ConversationIds,
+		arg.SenderIds,
+		arg.ClientMsgIds,
+		arg.Bodies,
+		arg.CreatedAts,
+		arg.ReplyToSeqs,
+		arg.Payloads,
+		arg.TraceContexts,
+		arg.MentionUsers,
+		arg.MentionSends,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MessageSendGroupRow{}
+	for rows.Next() {
+		var i MessageSendGroupRow
+		if err := rows.Scan(&i.Ord, &i.Seq); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -90,13 +90,14 @@ func (q *Queries) OutboxDelete(ctx context.Context, ids []int64) error {
 }
 
 const outboxNotify = `-- name: OutboxNotify :exec
-SELECT pg_notify('parley_outbox', '')
+SELECT pg_notify('parley_outbox', $1::text)
 `
 
 // Wakes the dispatchers of every node. Sent after the writing transaction commits, in a
 // statement of its own: a NOTIFY inside it would serialise every commit on the notify queue lock.
-func (q *Queries) OutboxNotify(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, outboxNotify)
+// The payload names the sending dispatcher, whose own listener skips it.
+func (q *Queries) OutboxNotify(ctx context.Context, sender string) error {
+	_, err := q.db.Exec(ctx, outboxNotify, sender)
 	return err
 }
 
