@@ -138,7 +138,8 @@ func (d *Dispatcher) Wake() {
 
 func (d *Dispatcher) notifyLoop(ctx context.Context) {
 	q := db.New(d.pool)
-	pause := time.NewTimer(0)
+	pause := time.NewTimer(notifyInterval) // stopped until a notification has gone
+	pause.Stop()
 	defer pause.Stop()
 	for {
 		select {
